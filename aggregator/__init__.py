@@ -1,0 +1,1 @@
+"""fieldproof aggregator: ingest, ledger, series, anchoring, rewards, API."""

@@ -1,0 +1,1 @@
+"""fieldproof edge agent: sources, inference, analytics, link, provisioning."""
