@@ -1,0 +1,3 @@
+"""Root test configuration: service fixtures are plugins under tests/services/."""
+
+pytest_plugins: list[str] = []

@@ -1,0 +1,1 @@
+"""Fixtures that start real services (Mosquitto, PostgreSQL, InfluxDB, anvil) on free ports."""

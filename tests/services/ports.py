@@ -1,0 +1,47 @@
+"""Free loopback ports and binary lookup shared by the service fixtures."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def require_binary(name: str, install_hint: str, extra_dirs: tuple[str, ...] = ()) -> Path:
+    """Path of ``name``; fails the test (never skips) with the command that installs it."""
+    for directory in extra_dirs:
+        candidate = Path(directory) / name
+        if candidate.exists():
+            return candidate
+    found = shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} not found; install it with: {install_hint}", pytrace=False)
+    return Path(found)
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` until it is true or fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.05)
+    pytest.fail(f"{what} did not become ready within {timeout} s", pytrace=False)
+
+
+def port_open(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
