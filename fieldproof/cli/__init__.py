@@ -22,6 +22,8 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "fieldproof.cli.keys",
     "fieldproof.cli.report",
     "fieldproof.cli.merkle",
+    "edge_agent.cli",
+    "aggregator.cli",
 )
 
 
