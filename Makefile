@@ -27,7 +27,7 @@ node: $(NODESTAMP)
 $(PYSTAMP): pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[cpu,dev]'
 	touch $@
 
 $(NODESTAMP): package.json package-lock.json
