@@ -41,10 +41,11 @@ def _lookup(location: tuple[int | str, ...], data: Any) -> tuple[bool, Any]:
     for part in location:
         if isinstance(node, dict) and part in node:
             node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            continue
+        if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
             node = node[part]
-        else:
-            return False, None
+            continue
+        return False, None
     return True, node
 
 

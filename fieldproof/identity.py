@@ -224,7 +224,9 @@ class DeviceKey:
             # cryptography raises TypeError for a missing or unexpected password.
             if passphrase is None:
                 raise KeyPassphraseError("key file is encrypted: a passphrase is required") from exc
-            raise KeyPassphraseError("key file is not encrypted but a passphrase was given") from exc
+            raise KeyPassphraseError(
+                "key file is not encrypted but a passphrase was given"
+            ) from exc
         except ValueError as exc:
             if passphrase is not None and b"ENCRYPTED" in pem:
                 raise KeyPassphraseError("wrong passphrase for key file") from exc

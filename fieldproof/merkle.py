@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 from eth_abi.exceptions import EncodingError
 from eth_hash.auto import keccak
 
@@ -103,9 +103,7 @@ class StandardMerkleTree:
         tree_index = [0] * len(values)
         for leaf_index, (_, value_index) in enumerate(hashed):
             tree_index[value_index] = len(tree) - leaf_index - 1
-        entries = [
-            _Entry(tuple(value), tree_index[i]) for i, value in enumerate(values)
-        ]
+        entries = [_Entry(tuple(value), tree_index[i]) for i, value in enumerate(values)]
         return cls(tree, entries, types)
 
     @property
