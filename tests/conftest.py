@@ -1,3 +1,5 @@
 """Root test configuration: service fixtures are plugins under tests/services/."""
 
-pytest_plugins: list[str] = []
+pytest_plugins: list[str] = [
+    "tests.services.mosquitto",
+]
