@@ -1,0 +1,91 @@
+"""Frame → input tensor transforms, and the mapping of boxes back to the source frame."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class FrameTransform:
+    """How a source frame was fitted into the model input.
+
+    ``input = source * (gain_x, gain_y) + (pad_x, pad_y)``.
+    """
+
+    gain_x: float
+    gain_y: float
+    pad_x: float
+    pad_y: float
+    source_width: int
+    source_height: int
+
+    def to_source(self, boxes: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        """Map ``(N, 4)`` x1,y1,x2,y2 boxes from input to source pixels, clipped to the frame."""
+        out = np.empty_like(boxes, dtype=np.float32)
+        out[:, 0] = (boxes[:, 0] - self.pad_x) / self.gain_x
+        out[:, 2] = (boxes[:, 2] - self.pad_x) / self.gain_x
+        out[:, 1] = (boxes[:, 1] - self.pad_y) / self.gain_y
+        out[:, 3] = (boxes[:, 3] - self.pad_y) / self.gain_y
+        np.clip(out[:, 0::2], 0, self.source_width, out=out[:, 0::2])
+        np.clip(out[:, 1::2], 0, self.source_height, out=out[:, 1::2])
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A model input tensor and the transform that produced it."""
+
+    tensor: npt.NDArray[np.float32]
+    transform: FrameTransform
+
+
+def stretch(
+    frame: npt.NDArray[np.uint8], width: int, height: int
+) -> tuple[npt.NDArray[np.uint8], FrameTransform]:
+    """Resize to ``width`` x ``height`` ignoring aspect ratio (NanoDet's training resize)."""
+    src_h, src_w = frame.shape[:2]
+    resized = np.asarray(
+        cv2.resize(frame, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+    )
+    transform = FrameTransform(
+        gain_x=width / src_w,
+        gain_y=height / src_h,
+        pad_x=0.0,
+        pad_y=0.0,
+        source_width=src_w,
+        source_height=src_h,
+    )
+    return resized, transform
+
+
+def letterbox(
+    frame: npt.NDArray[np.uint8], width: int, height: int, fill: int = 114
+) -> tuple[npt.NDArray[np.uint8], FrameTransform]:
+    """Fit keeping aspect ratio, centred, padded with ``fill`` (Ultralytics' LetterBox)."""
+    src_h, src_w = frame.shape[:2]
+    gain = min(height / src_h, width / src_w)
+    new_w, new_h = round(src_w * gain), round(src_h * gain)
+    dw, dh = (width - new_w) / 2, (height - new_h) / 2
+    if (new_w, new_h) != (src_w, src_h):
+        frame = np.asarray(
+            cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+        )
+    top, bottom = round(dh - 0.1), round(dh + 0.1)
+    left, right = round(dw - 0.1), round(dw + 0.1)
+    padded = cv2.copyMakeBorder(
+        frame, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(fill, fill, fill)
+    )
+    # Ultralytics undoes the letterbox with the pad rounded this way (scale_boxes).
+    transform = FrameTransform(
+        gain_x=gain,
+        gain_y=gain,
+        pad_x=float(round((width - src_w * gain) / 2 - 0.1)),
+        pad_y=float(round((height - src_h * gain) / 2 - 0.1)),
+        source_width=src_w,
+        source_height=src_h,
+    )
+    return np.asarray(padded, dtype=np.uint8), transform

@@ -1,0 +1,88 @@
+"""Ultralytics YOLOv8/YOLO11 ONNX exports: output ``[1, 4+nc, N]`` (cx, cy, w, h, scores)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+
+from edge_agent.detectors.base import OnnxDetector
+from edge_agent.detectors.preprocess import Prepared, letterbox
+from edge_agent.detectors.types import Detections
+from edge_agent.inference.errors import InferenceError
+
+KEY = "yolo"
+DEFAULT_IOU = 0.7
+MAX_CANDIDATES = 30000
+
+
+def decode(
+    raw: npt.NDArray[np.float32], score_threshold: float
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+    """``[1, 4+nc, N]`` → candidate x1,y1,x2,y2 boxes (input pixels), scores, class ids.
+
+    Each anchor keeps its best class; anchors whose best score is not above
+    ``score_threshold`` are dropped; at most ``MAX_CANDIDATES`` highest remain
+    (the order and limits of Ultralytics' ``non_max_suppression``).
+    """
+    pred = raw[0]
+    class_scores = pred[4:]
+    ids = class_scores.argmax(axis=0)
+    scores = class_scores[ids, np.arange(class_scores.shape[1])]
+    keep = np.flatnonzero(scores > score_threshold)
+    if keep.size > MAX_CANDIDATES:
+        keep = keep[np.argsort(-scores[keep], kind="stable")[:MAX_CANDIDATES]]
+    cx, cy, w, h = pred[0, keep], pred[1, keep], pred[2, keep], pred[3, keep]
+    half_w, half_h = w / 2, h / 2
+    boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
+    return boxes.astype(np.float32), scores[keep].astype(np.float32), ids[keep].astype(np.int64)
+
+
+class YoloDetector(OnnxDetector):
+    """Any Ultralytics YOLOv8/YOLO11 detection export (letterboxed RGB/255 input)."""
+
+    key: Literal["yolo"] = "yolo"
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        providers: Sequence[str] | None = None,
+        score_threshold: float = 0.35,
+        iou_threshold: float = DEFAULT_IOU,
+        classes: Sequence[str] | None = None,
+        expected_sha256: str | None = None,
+        fp16: bool = False,
+    ) -> None:
+        super().__init__(
+            model_path,
+            providers=providers,
+            score_threshold=score_threshold,
+            iou_threshold=iou_threshold,
+            classes=classes,
+            expected_sha256=expected_sha256,
+            fp16=fp16,
+        )
+        shape = self.runner.input_shapes[0]
+        if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
+            raise InferenceError(
+                f"{model_path}: expected a fixed [1, 3, H, W] input, got {list(shape)}"
+            )
+        self.input_height, self.input_width = int(shape[2]), int(shape[3])
+        self._input_type = self.runner.input_types[0]
+
+    def prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> Prepared:
+        padded, transform = letterbox(frame_bgr, self.input_width, self.input_height)
+        rgb = cv2.cvtColor(padded, cv2.COLOR_BGR2RGB)
+        chw = rgb.transpose(2, 0, 1).astype(np.float32)
+        chw *= np.float32(1.0 / 255.0)
+        return Prepared(tensor=chw[None].astype(self._input_type, copy=False), transform=transform)
+
+    def finish(self, outputs: list[npt.NDArray[np.float32]], prepared: Prepared) -> Detections:
+        raw = outputs[0].astype(np.float32, copy=False)
+        boxes, scores, ids = decode(raw, self.score_threshold)
+        return self.select(boxes, scores, ids, prepared)
