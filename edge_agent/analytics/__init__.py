@@ -1,0 +1,1 @@
+"""Pure analytics over detections: tracking, counting lines, zones, interval aggregation."""

@@ -1,0 +1,76 @@
+from __future__ import annotations
+
+import pytest
+
+from edge_agent.analytics.intervals import IntervalAggregator
+from edge_agent.analytics.lines import Crossing
+from edge_agent.errors import AgentValueError
+
+NAMES = {0: "person", 2: "car"}
+
+
+def names(records: tuple[object, ...]) -> dict[str, float | None]:
+    return {r.name: r.value for r in records}  # type: ignore[attr-defined]
+
+
+def test_counts_per_interval_with_zero_rows_for_configured_classes() -> None:
+    agg = IntervalAggregator("cam", 10.0, 1000.0, lines=["door"], classes=["person", "car"])
+    for i in range(25):
+        t = 1000.0 + i
+        closed = agg.frame(t, processed=i % 5 != 0, dropped=1 if i == 3 else 0)
+        assert len(closed) == (1 if i in (10, 20) else 0)
+        if i in (2, 12, 13):
+            agg.crossings([Crossing("door", i, 0, "in" if i != 13 else "out")], NAMES)
+    first = agg.advance(1010.0)
+    assert first == []
+    last = agg.flush(1025.0)
+    assert last is not None
+    assert last.start == 1020.0
+    assert last.end == 1025.0
+
+
+def test_records_from_one_interval() -> None:
+    agg = IntervalAggregator("cam", 10.0, 0.0, lines=["door"], zones=["kerb"], classes=["person"])
+    for i in range(10):
+        agg.frame(float(i), processed=i % 2 == 0, dropped=2 if i == 5 else 0)
+        agg.occupancy("kerb", {"person": i % 3})
+        agg.occupancy_sampled()
+    agg.crossings([Crossing("door", 1, 0, "in"), Crossing("door", 2, 2, "out")], NAMES)
+    (summary,) = agg.advance(10.0)
+    rec = names(summary.records())
+    assert rec["door/person/in"] == 1.0
+    assert rec["door/person/out"] == 0.0
+    assert rec["door/car/out"] == 1.0
+    assert rec["kerb/person/occupancy_max"] == 2.0
+    assert rec["kerb/person/occupancy_mean"] == pytest.approx(sum(i % 3 for i in range(10)) / 10)
+    assert rec["cam/uptime"] == 10.0
+    assert rec["cam/offline"] == 0.0
+    assert rec["cam/frames"] == 10.0
+    assert rec["cam/dropped_frames"] == 2.0
+    assert rec["cam/motion_skipped"] == pytest.approx(0.5)
+    units = {r.name: r.unit for r in summary.records()}
+    assert units["door/person/in"] == "count"
+    assert units["cam/uptime"] == "s"
+
+
+def test_outage_is_split_over_intervals_and_never_reads_as_zero_traffic() -> None:
+    agg = IntervalAggregator("cam", 10.0, 0.0, lines=["door"], classes=["person"])
+    agg.frame(1.0, processed=True)
+    closed = agg.offline(5.0, 27.0)
+    assert [s.start for s in closed] == [0.0, 10.0]
+    assert closed[0].offline_seconds == 5.0
+    assert closed[1].offline_seconds == 10.0
+    # Entirely offline: no count records at all, only the camera's health.
+    rec = names(closed[1].records())
+    assert "door/person/in" not in rec
+    assert rec["cam/uptime"] == 0.0
+    assert rec["cam/offline"] == 10.0
+    agg.frame(28.0, processed=True)
+    (third,) = agg.advance(30.0)
+    assert third.offline_seconds == pytest.approx(7.0)
+    assert names(third.records())["door/person/in"] == 0.0
+
+
+def test_interval_must_be_positive() -> None:
+    with pytest.raises(AgentValueError, match="cam"):
+        IntervalAggregator("cam", 0.0, 0.0)
