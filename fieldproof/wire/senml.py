@@ -6,6 +6,8 @@ value and sum are applied to every record, so callers never see base fields.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import math
 import re
@@ -258,18 +260,13 @@ def shortest_float32_repr(value: float) -> float:
 
 
 def _base64url_encode(data: bytes) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def _base64url_decode(text: Any, field: str) -> bytes:
-    import base64
-    import binascii
-
     if not isinstance(text, str):
         raise MalformedError(field, "expected base64url text")
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return base64.b64decode(text + "=" * (-len(text) % 4), altchars=b"-_", validate=True)
     except (binascii.Error, ValueError) as exc:
         raise MalformedError(field, f"not base64url ({exc})") from exc
