@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.detectors.nms import batched_nms
-from edge_agent.detectors.preprocess import Prepared
+from edge_agent.detectors.preprocess import FrameTransform, Prepared
 from edge_agent.detectors.types import COCO_CLASSES, Detections, class_ids_for
 from edge_agent.inference.runner import OnnxRunner
 
@@ -44,9 +44,7 @@ class OnnxDetector(ABC):
         self.iou_threshold = float(iou_threshold)
         self.max_detections = max_detections
         self.classes: tuple[str, ...] = tuple(classes) if classes is not None else COCO_CLASSES
-        self.class_ids = class_ids_for(list(self.classes))
-        self._class_mask = np.zeros(len(COCO_CLASSES), dtype=bool)
-        self._class_mask[self.class_ids] = True
+        self._class_mask = class_mask_for(self.classes)
 
     @abstractmethod
     def prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> Prepared:
@@ -72,13 +70,43 @@ class OnnxDetector(ABC):
         prepared: Prepared,
     ) -> Detections:
         """Keep allowed classes, run class-aware NMS, map boxes to the source frame."""
-        allowed = self._class_mask[np.clip(class_ids, 0, len(COCO_CLASSES) - 1)] & (
-            class_ids < len(COCO_CLASSES)
+        return select_detections(
+            boxes,
+            scores,
+            class_ids,
+            prepared.transform,
+            iou_threshold=self.iou_threshold,
+            class_mask=self._class_mask,
+            max_detections=self.max_detections,
         )
-        boxes, scores, class_ids = boxes[allowed], scores[allowed], class_ids[allowed]
-        keep = batched_nms(boxes, scores, class_ids, self.iou_threshold, self.max_detections)
-        return Detections(
-            boxes=prepared.transform.to_source(boxes[keep]),
-            scores=scores[keep].astype(np.float32),
-            class_ids=class_ids[keep].astype(np.int64),
-        )
+
+
+def class_mask_for(classes: Sequence[str] | None) -> npt.NDArray[np.bool_]:
+    """Boolean mask over COCO-80 ids; ``None`` allows every class."""
+    if classes is None:
+        return np.ones(len(COCO_CLASSES), dtype=bool)
+    mask = np.zeros(len(COCO_CLASSES), dtype=bool)
+    mask[class_ids_for(list(classes))] = True
+    return mask
+
+
+def select_detections(
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    class_ids: npt.NDArray[np.int64],
+    transform: FrameTransform,
+    *,
+    iou_threshold: float,
+    class_mask: npt.NDArray[np.bool_],
+    max_detections: int,
+) -> Detections:
+    """Class filter, class-aware NMS and mapping to source pixels, as a pure function."""
+    in_range = class_ids < class_mask.shape[0]
+    allowed = in_range & class_mask[np.where(in_range, class_ids, 0)]
+    boxes, scores, class_ids = boxes[allowed], scores[allowed], class_ids[allowed]
+    keep = batched_nms(boxes, scores, class_ids, iou_threshold, max_detections)
+    return Detections(
+        boxes=transform.to_source(boxes[keep]),
+        scores=scores[keep].astype(np.float32),
+        class_ids=class_ids[keep].astype(np.int64),
+    )

@@ -68,7 +68,7 @@ def letterbox(
     """Fit keeping aspect ratio, centred, padded with ``fill`` (Ultralytics' LetterBox)."""
     src_h, src_w = frame.shape[:2]
     gain = min(height / src_h, width / src_w)
-    new_w, new_h = round(src_w * gain), round(src_h * gain)
+    new_w, new_h = max(round(src_w * gain), 1), max(round(src_h * gain), 1)
     dw, dh = (width - new_w) / 2, (height - new_h) / 2
     if (new_w, new_h) != (src_w, src_h):
         frame = np.asarray(
@@ -79,12 +79,13 @@ def letterbox(
     padded = cv2.copyMakeBorder(
         frame, top, bottom, left, right, cv2.BORDER_CONSTANT, value=(fill, fill, fill)
     )
-    # Ultralytics undoes the letterbox with the pad rounded this way (scale_boxes).
+    # Boxes map back with the per-axis gain of the rounded size and the left/top pad,
+    # as Ultralytics' scale_boxes does, so both give the same source-frame boxes.
     transform = FrameTransform(
-        gain_x=gain,
-        gain_y=gain,
-        pad_x=float(round((width - src_w * gain) / 2 - 0.1)),
-        pad_y=float(round((height - src_h * gain) / 2 - 0.1)),
+        gain_x=new_w / src_w,
+        gain_y=new_h / src_h,
+        pad_x=float(left),
+        pad_y=float(top),
         source_width=src_w,
         source_height=src_h,
     )

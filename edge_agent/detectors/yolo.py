@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.detectors.base import OnnxDetector
-from edge_agent.detectors.preprocess import Prepared, letterbox
+from edge_agent.detectors.base import OnnxDetector, class_mask_for, select_detections
+from edge_agent.detectors.preprocess import FrameTransform, Prepared, letterbox
 from edge_agent.detectors.types import Detections
 from edge_agent.inference.errors import InferenceError
 
@@ -40,6 +40,28 @@ def decode(
     half_w, half_h = w / 2, h / 2
     boxes = np.stack([cx - half_w, cy - half_h, cx + half_w, cy + half_h], axis=1)
     return boxes.astype(np.float32), scores[keep].astype(np.float32), ids[keep].astype(np.int64)
+
+
+def postprocess(
+    raw: npt.NDArray[np.float32],
+    transform: FrameTransform,
+    *,
+    score_threshold: float,
+    iou_threshold: float = DEFAULT_IOU,
+    class_mask: npt.NDArray[np.bool_] | None = None,
+    max_detections: int = 300,
+) -> Detections:
+    """Raw ``[1, 4+nc, N]`` output → detections in source pixels (decode, filter, NMS)."""
+    boxes, scores, ids = decode(raw, score_threshold)
+    return select_detections(
+        boxes,
+        scores,
+        ids,
+        transform,
+        iou_threshold=iou_threshold,
+        class_mask=class_mask if class_mask is not None else class_mask_for(None),
+        max_detections=max_detections,
+    )
 
 
 class YoloDetector(OnnxDetector):
@@ -83,6 +105,11 @@ class YoloDetector(OnnxDetector):
         return Prepared(tensor=chw[None].astype(self._input_type, copy=False), transform=transform)
 
     def finish(self, outputs: list[npt.NDArray[np.float32]], prepared: Prepared) -> Detections:
-        raw = outputs[0].astype(np.float32, copy=False)
-        boxes, scores, ids = decode(raw, self.score_threshold)
-        return self.select(boxes, scores, ids, prepared)
+        return postprocess(
+            outputs[0].astype(np.float32, copy=False),
+            prepared.transform,
+            score_threshold=self.score_threshold,
+            iou_threshold=self.iou_threshold,
+            class_mask=self._class_mask,
+            max_detections=self.max_detections,
+        )

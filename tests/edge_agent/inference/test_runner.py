@@ -1,0 +1,82 @@
+"""The runner refuses a model whose bytes differ from its manifest, and times runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_agent.inference import ModelIntegrityError, ModelNotFoundError, OnnxRunner, sha256_file
+from tests.edge_agent.detectors.frames import FIXTURES
+
+MODEL = FIXTURES / "tiny_yolo.onnx"
+
+
+def _install(tmp_path: Path, sha256: str) -> Path:
+    target = tmp_path / "tiny.onnx"
+    shutil.copyfile(MODEL, target)
+    manifest = {
+        "version": 1,
+        "files": {
+            "tiny.onnx": {
+                "sha256": sha256,
+                "size": target.stat().st_size,
+                "kind": "detector",
+                "detector": "yolo",
+                "model_id": "tiny-yolo",
+                "licence": "Apache-2.0",
+                "provenance": "test fixture",
+            }
+        },
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    return target
+
+
+def test_manifest_pinned_model_loads_with_its_id(tmp_path: Path) -> None:
+    path = _install(tmp_path, sha256_file(MODEL))
+    runner = OnnxRunner(path, warmup_runs=1)
+    assert runner.model_id == "tiny-yolo"
+    assert runner.sha256 == sha256_file(MODEL)
+    assert runner.provider == "CPUExecutionProvider"
+
+
+def test_hash_mismatch_refuses_to_load_naming_file_and_hashes(tmp_path: Path) -> None:
+    wrong = "0" * 64
+    path = _install(tmp_path, wrong)
+    with pytest.raises(ModelIntegrityError) as caught:
+        OnnxRunner(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert f"expected sha256 {wrong}" in message
+    assert f"actual {sha256_file(MODEL)}" in message
+
+
+def test_tampered_bytes_are_refused(tmp_path: Path) -> None:
+    path = _install(tmp_path, sha256_file(MODEL))
+    data = bytearray(path.read_bytes())
+    data[-1] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelIntegrityError):
+        OnnxRunner(path)
+
+
+def test_explicit_pin_overrides_and_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ModelIntegrityError):
+        OnnxRunner(MODEL, expected_sha256="1" * 64)
+    with pytest.raises(ModelNotFoundError):
+        OnnxRunner(tmp_path / "absent.onnx")
+
+
+def test_timing_percentiles() -> None:
+    runner = OnnxRunner(MODEL, warmup_runs=2)
+    assert runner.stats().count == 0  # warm-up runs are not counted
+    for _ in range(20):
+        (out,) = runner.run(np.zeros((1, 3, 64, 64), np.float32))
+        assert out.shape == (1, 84, 64)
+    stats = runner.stats()
+    assert stats.count == 20
+    assert 0 < stats.p50_ms <= stats.p95_ms <= stats.max_ms
