@@ -1,0 +1,82 @@
+"""Config models of a camera: where it is, how to reconnect, motion gating, lines, zones."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from edge_agent.analytics.config import LineConfig, TrackerConfig, ZoneConfig
+from fieldproof.config import ConfigModel
+
+
+class BackoffConfig(ConfigModel):
+    """Delays between reconnect attempts: ``initial_s * factor**n`` capped at ``max_s``."""
+
+    initial_s: float = Field(default=0.5, gt=0.0, description="Delay after the first failure.")
+    factor: float = Field(default=2.0, ge=1.0, description="Growth per further failure.")
+    max_s: float = Field(default=30.0, gt=0.0, description="Cap on any one delay.")
+    jitter: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=1.0,
+        description="Random share added to each delay so many cameras don't retry in step.",
+    )
+    max_attempts: int | None = Field(
+        default=None, ge=1, description="Give up after this many failed opens (None: never)."
+    )
+
+    @model_validator(mode="after")
+    def _check_cap(self) -> BackoffConfig:
+        if self.max_s < self.initial_s:
+            raise ValueError("max_s must not be below initial_s")
+        return self
+
+
+class MotionConfig(ConfigModel):
+    """Frames with too little change skip the detector to save power."""
+
+    enabled: bool = Field(default=True, description="Gate the detector on motion.")
+    downscale: int = Field(default=4, ge=1, le=32, description="Compare frames shrunk by this.")
+    pixel_threshold: int = Field(
+        default=25, ge=1, le=255, description="Grey-level change that marks a pixel as moved."
+    )
+    min_changed: float = Field(
+        default=0.002, ge=0.0, le=1.0, description="Share of moved pixels that wakes the detector."
+    )
+    refresh_s: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="Run the detector at least this often even on a still scene.",
+    )
+
+
+class CameraConfig(ConfigModel):
+    """One camera: a file, an RTSP/HTTP URL, or a V4L2 device (``/dev/videoN`` or its index)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Record name prefix.")
+    url: str | int = Field(description="File path, rtsp://, http(s)://, /dev/videoN or index.")
+    share_frames: bool = Field(
+        default=False,
+        description="Allow frames of this camera to leave the device. Off: none ever do.",
+    )
+    file_pacing: Literal["fast", "native"] = Field(
+        default="fast",
+        description="Files: read as fast as inference allows, or at the file's own frame rate.",
+    )
+    reconnect: BackoffConfig = Field(default_factory=BackoffConfig)
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+    open_timeout_s: float = Field(default=10.0, gt=0.0, description="Stream open timeout.")
+    read_timeout_s: float = Field(default=10.0, gt=0.0, description="Stream read timeout.")
+    interval_s: float = Field(default=60.0, gt=0.0, description="Report interval length.")
+    lines: tuple[LineConfig, ...] = Field(default=(), description="Counting lines.")
+    zones: tuple[ZoneConfig, ...] = Field(default=(), description="Occupancy zones.")
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> CameraConfig:
+        names = [line.name for line in self.lines] + [zone.name for zone in self.zones]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"camera {self.name}: line/zone names used twice: {duplicates}")
+        return self
