@@ -22,6 +22,7 @@ COMMAND_GROUPS: tuple[str, ...] = (
     "fieldproof.cli.keys",
     "fieldproof.cli.report",
     "fieldproof.cli.merkle",
+    "fieldproof.cli.chain",
     "edge_agent.cli",
     "aggregator.cli",
 )
