@@ -1,0 +1,261 @@
+"""The MQTT connection in its own thread: connect, reconnect with backoff, never block callers.
+
+Callers only enqueue: :meth:`MqttLink.publish` hands the message to paho, which writes
+it from this thread's loop. A dead or slow broker therefore costs the caller nothing;
+the outbox pump decides what to hand over and when.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge_agent.link.backoff import ReconnectBackoff
+from edge_agent.link.config import LinkConfig
+from edge_agent.link.errors import LinkError
+from edge_agent.link.topics import DeviceTopics
+
+log = logging.getLogger(__name__)
+
+AckCallback = Callable[[int, bool], None]
+MessageCallback = Callable[[str, bytes], None]
+ConnectCallback = Callable[[], None]
+
+
+@dataclass(frozen=True, slots=True)
+class LinkState:
+    """What the link knows about its broker connection."""
+
+    connected: bool
+    connects: int
+    disconnects: int
+    last_error: str | None
+
+
+def _noop_ack(mid: int, ok: bool) -> None:
+    return None
+
+
+def _noop_message(topic: str, payload: bytes) -> None:
+    return None
+
+
+def _noop_connect() -> None:
+    return None
+
+
+class MqttLink:
+    """One device's broker session (paho-mqtt 2, MQTT 5 or 3.1.1) run by a private thread.
+
+    On connect it publishes a retained ``online`` status (the last will, retained too,
+    says ``offline``) and subscribes to the retained config topic; a reconnect restores
+    both. ``on_ack(mid, ok)`` fires on the broker's PUBACK for QoS 1 messages; ``ok`` is
+    false when an MQTT 5 broker refused the message (e.g. not authorised).
+    """
+
+    def __init__(
+        self,
+        config: LinkConfig,
+        topics: DeviceTopics,
+        *,
+        online_payload: Callable[[], bytes],
+        offline_payload: bytes,
+        on_ack: AckCallback = _noop_ack,
+        on_message: MessageCallback = _noop_message,
+        on_connect: ConnectCallback = _noop_connect,
+    ) -> None:
+        self.config = config
+        self.topics = topics
+        self._online_payload = online_payload
+        self._on_ack = on_ack
+        self._on_message = on_message
+        self._on_connect_cb = on_connect
+        self._v5 = config.protocol == "5"
+        self._connected = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._connects = 0
+        self._disconnects = 0
+        self._last_error: str | None = None
+        self._backoff = ReconnectBackoff(config.reconnect_initial_s, config.reconnect_max_s)
+        self._client = self._build_client(offline_payload)
+
+    def _build_client(self, offline_payload: bytes) -> mqtt.Client:
+        cfg = self.config
+        client_id = cfg.client_id or self.topics.device
+        if self._v5:
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            )
+        else:
+            # A persistent session: the broker keeps our subscription and QoS 1 state.
+            client = mqtt.Client(
+                CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+            )
+        if cfg.username is not None:
+            client.username_pw_set(cfg.username, cfg.password)
+        if cfg.uses_tls and cfg.tls is not None:
+            try:
+                context = ssl.create_default_context(cafile=str(cfg.tls.ca_file))
+                if cfg.tls.cert_file is not None and cfg.tls.key_file is not None:
+                    context.load_cert_chain(str(cfg.tls.cert_file), str(cfg.tls.key_file))
+            except (OSError, ssl.SSLError) as exc:
+                raise LinkError(f"link -> tls: cannot load TLS files: {exc}") from exc
+            client.tls_set_context(context)
+        client.will_set(self.topics.status, offline_payload, qos=1, retain=True)
+        # paho's own window equals ours, so nothing waits inside paho unseen.
+        client.max_inflight_messages_set(cfg.max_in_flight)
+        client.max_queued_messages_set(0)
+        client.on_connect = self._handle_connect
+        client.on_disconnect = self._handle_disconnect
+        client.on_publish = self._handle_publish
+        client.on_message = self._handle_message
+        return client
+
+    # -- public API -----------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the connection thread (returns at once; connecting happens there)."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="mqtt-link", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Disconnect cleanly; the broker then keeps the retained status we last sent."""
+        self._stop.set()
+        if self._connected.is_set():
+            self._client.disconnect()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    @property
+    def connected(self) -> bool:
+        return self._connected.is_set()
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def state(self) -> LinkState:
+        with self._lock:
+            return LinkState(
+                self._connected.is_set(), self._connects, self._disconnects, self._last_error
+            )
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
+        """Hand a message to the connection; returns its message id. Never blocks on I/O.
+
+        QoS 0 messages are dropped while disconnected (heartbeats go stale anyway);
+        QoS 1 messages wait in paho and go out, in order, once connected.
+        """
+        info = self._client.publish(topic, payload, qos=qos, retain=retain)
+        return int(info.mid)
+
+    # -- the thread -------------------------------------------------------------------
+
+    def _connect_once(self) -> None:
+        cfg = self.config
+        if self._v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = cfg.session_expiry_s
+            self._client.connect(
+                cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props
+            )
+        else:
+            self._client.connect(cfg.host, cfg.port, cfg.keepalive_s)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._connect_once()
+            except (OSError, ssl.SSLError) as exc:
+                self._note_error(f"connect: {exc}")
+            else:
+                while not self._stop.is_set():
+                    rc = self._client.loop(timeout=0.05)
+                    if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                        self._note_error(f"loop: {mqtt.error_string(rc)}")
+                        break
+                if self._stop.is_set():
+                    # Let the DISCONNECT go out before the thread ends.
+                    for _ in range(10):
+                        if self._client.loop(timeout=0.01) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                            break
+            self._mark_down()
+            if self._stop.wait(self._backoff.next_delay()):
+                break
+        self._mark_down()
+
+    def _note_error(self, text: str) -> None:
+        with self._lock:
+            self._last_error = text
+        log.info("mqtt link: %s", text)
+
+    def _mark_down(self) -> None:
+        if self._connected.is_set():
+            self._connected.clear()
+            with self._lock:
+                self._disconnects += 1
+
+    # -- paho callbacks (run on the link thread) ---------------------------------------
+
+    def _handle_connect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            # A refused CONNECT is not a connection (a Frigate bug we do not copy).
+            self._note_error(f"broker refused connection: {reason_code}")
+            return
+        self._backoff.reset()
+        client.subscribe(self.topics.config, qos=1)
+        client.publish(self.topics.status, self._online_payload(), qos=1, retain=True)
+        with self._lock:
+            self._connects += 1
+        self._connected.set()
+        self._on_connect_cb()
+
+    def _handle_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        flags: Any,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._mark_down()
+
+    def _handle_publish(
+        self,
+        client: mqtt.Client,
+        userdata: Any,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        self._on_ack(mid, not reason_code.is_failure)
+
+    def _handle_message(
+        self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage
+    ) -> None:
+        self._on_message(message.topic, bytes(message.payload))

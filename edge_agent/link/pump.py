@@ -1,0 +1,150 @@
+"""Moves reports from the outbox to the broker: oldest first, a bounded window in flight.
+
+The pump thread is the only one that hands reports to the link and the only one that
+deletes them, after the broker's PUBACK. Acks arrive on the link thread and are queued
+here, because paho calls ``on_publish`` holding its own lock, which ``publish`` takes
+too. A process restart starts the cursor at 0, so everything still stored is replayed;
+within a process, paho itself retransmits unacknowledged messages after a reconnect,
+so the pump does not send them a second time.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+
+from edge_agent.link.client import MqttLink
+from edge_agent.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class PumpStats:
+    """Counters of the pump since start."""
+
+    published: int
+    acknowledged: int
+    refused: int
+    in_flight: int
+
+
+class OutboxPump:
+    """Publishes stored reports on ``topic`` with QoS 1 and deletes them once acknowledged."""
+
+    def __init__(self, outbox: Outbox, link: MqttLink, topic: str, *, window: int) -> None:
+        self.outbox = outbox
+        self.link = link
+        self.topic = topic
+        self.window = window
+        self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._in_flight: dict[int, int] = {}
+        self._cursor = 0
+        self._refused: set[int] = set()
+        self._retry_refused = False
+        self._published = 0
+        self._acknowledged = 0
+        self._refused_total = 0
+        self._idle = threading.Event()
+
+    # Wired as the link's callbacks.
+    def on_ack(self, mid: int, ok: bool) -> None:
+        self._acks.put((mid, ok))
+        self._wake.set()
+
+    def on_connect(self) -> None:
+        # Reports the broker refused are tried again once per connection, never in a loop.
+        self._retry_refused = True
+        self._wake.set()
+
+    def notify(self) -> None:
+        """A new report was stored."""
+        self._idle.clear()
+        self._wake.set()
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="outbox-pump", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def stats(self) -> PumpStats:
+        return PumpStats(
+            self._published, self._acknowledged, self._refused_total, len(self._in_flight)
+        )
+
+    def wait_drained(self, timeout: float) -> bool:
+        """True once nothing is stored or in flight (tests, benchmarks, shutdown)."""
+        return self._idle.wait(timeout)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._wake.wait(0.2)
+                self._wake.clear()
+                self._drain_acks()
+                if self.link.connected:
+                    self._fill_window()
+                if not self._in_flight and self.outbox.stats().depth == 0:
+                    self._idle.set()
+                else:
+                    self._idle.clear()
+        finally:
+            self.outbox.close()
+
+    def _drain_acks(self) -> None:
+        done: list[int] = []
+        while True:
+            try:
+                mid, ok = self._acks.get_nowait()
+            except queue.Empty:
+                break
+            seq = self._in_flight.pop(mid, None)
+            if seq is None:
+                continue  # a status/health message, not a report
+            if ok:
+                done.append(seq)
+            else:
+                # Kept in the outbox and counted: never dropped silently.
+                self._refused.add(seq)
+                self._refused_total += 1
+                log.warning("broker refused report seq %d; kept for retry", seq)
+        if done:
+            self.outbox.delete(done)
+            self._acknowledged += len(done)
+
+    def _fill_window(self) -> None:
+        room = self.window - len(self._in_flight)
+        if room <= 0:
+            return
+        if self._retry_refused and self._refused:
+            self._retry_refused = False
+            retry = sorted(self._refused)[:room]
+            self._refused.difference_update(retry)
+            for seq in retry:
+                entry = self.outbox.get(seq)
+                if entry is not None:
+                    self._send(entry.seq, entry.data)
+            room = self.window - len(self._in_flight)
+            if room <= 0:
+                return
+        for entry in self.outbox.pending(self._cursor, room):
+            self._send(entry.seq, entry.data)
+            self._cursor = entry.seq
+
+    def _send(self, seq: int, data: bytes) -> None:
+        mid = self.link.publish(self.topic, data, qos=1)
+        self._in_flight[mid] = seq
+        self._published += 1

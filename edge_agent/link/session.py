@@ -1,0 +1,93 @@
+"""A device's report link: the MQTT connection and the outbox pump wired together."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from edge_agent.link.client import LinkState, MessageCallback, MqttLink
+from edge_agent.link.config import LinkConfig
+from edge_agent.link.pump import OutboxPump, PumpStats
+from edge_agent.link.topics import DeviceTopics
+from edge_agent.outbox import Outbox
+
+OFFLINE = {"state": "offline"}
+
+
+def _ignore(topic: str, payload: bytes) -> None:
+    return None
+
+
+def _online() -> dict[str, Any]:
+    return {"state": "online"}
+
+
+class ReportLink:
+    """Publishes the outbox on ``fp/v1/<device>/report`` and carries status and health.
+
+    ``status`` returns the retained status document (``{"state": "online", …}``); it is
+    published on every connect and by :meth:`publish_status`. The last will is
+    ``{"state": "offline"}``, retained.
+    """
+
+    def __init__(
+        self,
+        config: LinkConfig,
+        outbox: Outbox,
+        topics: DeviceTopics,
+        *,
+        status: Callable[[], dict[str, Any]] = _online,
+        on_message: MessageCallback = _ignore,
+    ) -> None:
+        self.topics = topics
+        self._status = status
+        self.mqtt = MqttLink(
+            config,
+            topics,
+            online_payload=self._status_bytes,
+            offline_payload=json.dumps(OFFLINE).encode(),
+            on_ack=self._on_ack,
+            on_message=on_message,
+            on_connect=self._on_connect,
+        )
+        self.pump = OutboxPump(outbox, self.mqtt, topics.report, window=config.max_in_flight)
+
+    def _status_bytes(self) -> bytes:
+        return json.dumps(self._status(), sort_keys=True).encode()
+
+    def _on_ack(self, mid: int, ok: bool) -> None:
+        self.pump.on_ack(mid, ok)
+
+    def _on_connect(self) -> None:
+        self.pump.on_connect()
+
+    def start(self) -> None:
+        self.pump.start()
+        self.mqtt.start()
+
+    def stop(self) -> None:
+        # Stop the pump first so it makes no new hand-overs during the disconnect.
+        self.pump.stop()
+        self.mqtt.stop()
+
+    def notify(self) -> None:
+        """A report was stored in the outbox."""
+        self.pump.notify()
+
+    def publish_status(self) -> None:
+        """Re-publish the retained status (after a config or model change)."""
+        self.mqtt.publish(self.topics.status, self._status_bytes(), qos=1, retain=True)
+
+    def publish_health(self, document: dict[str, Any]) -> None:
+        """One heartbeat (QoS 0: a stale heartbeat is worth nothing later)."""
+        self.mqtt.publish(self.topics.health, json.dumps(document, sort_keys=True).encode(), qos=0)
+
+    def state(self) -> LinkState:
+        return self.mqtt.state()
+
+    def pump_stats(self) -> PumpStats:
+        return self.pump.stats()
+
+    def wait_drained(self, timeout: float) -> bool:
+        return self.pump.wait_drained(timeout)
