@@ -1,0 +1,1 @@
+"""Epoch anchoring: bundles of an epoch's reports, their Merkle root on-chain, leadership."""

@@ -1,0 +1,13 @@
+"""Errors of epoch anchoring."""
+
+from __future__ import annotations
+
+from aggregator.errors import AggregatorError, AggregatorValueError
+
+
+class AnchoringError(AggregatorError):
+    """An epoch could not be closed, written or anchored."""
+
+
+class BundleError(AnchoringError, AggregatorValueError):
+    """An epoch bundle is malformed or does not match its content identifier."""

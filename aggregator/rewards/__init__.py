@@ -1,0 +1,1 @@
+"""Rewards: per-device scores of an epoch, the emission split among owners, cumulative trees."""
