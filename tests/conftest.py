@@ -2,4 +2,5 @@
 
 pytest_plugins: list[str] = [
     "tests.services.mosquitto",
+    "tests.services.anvil",
 ]

@@ -1,0 +1,126 @@
+"""One chain test suite, two backends: every test taking ``chain`` runs on the in-process
+eth-tester chain and on a real anvil node. Deployments are module-scoped; each test runs
+inside an EVM snapshot that is reverted afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import pytest
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from fieldproof.chain.backends import connect, tester_private_keys
+from fieldproof.chain.bindings import (
+    Bound,
+    DataAnchor,
+    DeviceRegistry,
+    RewardDistributor,
+    RewardToken,
+)
+from fieldproof.chain.deploy import Deployment, deploy_all
+from fieldproof.chain.sender import Sender
+from tests.services.anvil import rpc
+
+B = TypeVar("B", bound=Bound)
+
+BACKENDS = ("eth-tester", "anvil")
+ACCOUNTS = 6
+EPOCH_CAP = 10**24
+
+
+@dataclass
+class ChainEnv:
+    """A chain, funded accounts and one sender per account."""
+
+    name: str
+    url: str
+    w3: Web3
+    accounts: list[LocalAccount]
+    _senders: dict[str, Sender] = field(default_factory=dict)
+
+    def sender(self, index: int) -> Sender:
+        account = self.accounts[index]
+        if account.address not in self._senders:
+            self._senders[account.address] = Sender(self.w3, account, receipt_timeout=30)
+        return self._senders[account.address]
+
+    def address(self, index: int) -> str:
+        return str(self.accounts[index].address)
+
+    def snapshot(self) -> object:
+        return self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+
+    def revert(self, snapshot: object) -> None:
+        self.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        for sender in self._senders.values():
+            sender.resync()
+
+
+def make_chain(name: str, request: pytest.FixtureRequest) -> ChainEnv:
+    if name == "eth-tester":
+        w3 = connect("eth-tester://")
+        keys = tester_private_keys(w3)[:ACCOUNTS]
+        return ChainEnv(name, "eth-tester://", w3, [Account.from_key(key) for key in keys])
+    url: str = request.getfixturevalue("anvil_url")
+    accounts = [Account.create() for _ in range(ACCOUNTS)]
+    for account in accounts:
+        rpc(url, "anvil_setBalance", [account.address, hex(10**24)])
+    return ChainEnv(name, url, connect(url), accounts)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def chain(request: pytest.FixtureRequest) -> ChainEnv:
+    return make_chain(request.param, request)
+
+
+@dataclass
+class Deployed:
+    """The four contracts, bound to the sender of the role that uses each.
+
+    Accounts: 0 admin/deployer, 1 anchorer, 2 distributor, 3-5 owners and strangers.
+    """
+
+    chain: ChainEnv
+    deployment: Deployment
+    registry: DeviceRegistry
+    anchor: DataAnchor
+    token: RewardToken
+    distributor: RewardDistributor
+
+    def as_account(self, kind: type[B], index: int) -> B:
+        """The contract of type ``kind`` bound to the sender of account ``index``."""
+        entry = self.deployment.contracts[kind.contract_name]
+        return kind(self.chain.w3, entry.address, self.chain.sender(index), entry.abi)
+
+
+@pytest.fixture(scope="module")
+def deployed(chain: ChainEnv) -> Deployed:
+    deployment = deploy_all(
+        chain.sender(0),
+        anchorer=chain.address(1),
+        distributor=chain.address(2),
+        epoch_cap=EPOCH_CAP,
+    )
+    w3 = chain.w3
+    return Deployed(
+        chain=chain,
+        deployment=deployment,
+        registry=deployment.registry(w3, chain.sender(3)),
+        anchor=deployment.anchor(w3, chain.sender(1)),
+        token=deployment.token(w3),
+        distributor=deployment.distributor(w3, chain.sender(2)),
+    )
+
+
+@pytest.fixture
+def fresh(deployed: Deployed) -> Iterator[Deployed]:
+    """The module's deployment, with every change of the test rolled back afterwards."""
+    snapshot = deployed.chain.snapshot()
+    try:
+        yield deployed
+    finally:
+        deployed.chain.revert(snapshot)
