@@ -1,0 +1,57 @@
+"""The agent's config tree: one YAML file (``agent.yaml``), validated at start-up.
+
+Relative paths are relative to the working directory (``/var/lib/fieldproof`` under
+systemd).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from edge_agent.health.config import HealthConfig
+from edge_agent.link.config import LinkConfig
+from edge_agent.outbox.config import OutboxConfig
+from edge_agent.remote.config import RemoteConfig, RuntimeSettings
+from edge_agent.sources.config import CameraConfig
+from fieldproof.config import ConfigModel, load_config
+
+
+class IdentityConfig(ConfigModel):
+    """The device key."""
+
+    key_file: Path = Field(default=Path("device.key"), description="Encrypted PKCS#8 P-256 key.")
+    passphrase_file: Path | None = Field(
+        default=None,
+        description="File holding the key passphrase (a systemd credential); "
+        "None: FIELDPROOF_PASSPHRASE or a prompt.",
+    )
+
+
+class AgentConfig(ConfigModel):
+    """Everything the agent needs, in one tree."""
+
+    identity: IdentityConfig = Field(default_factory=IdentityConfig)
+    link: LinkConfig = Field(default_factory=LinkConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    health: HealthConfig = Field(default_factory=HealthConfig)
+    remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    settings: RuntimeSettings = Field(
+        default_factory=RuntimeSettings,
+        description="Start values of the settings a signed remote config can change.",
+    )
+    cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras to run.")
+
+    @model_validator(mode="after")
+    def _verify_camera_names(self) -> AgentConfig:
+        names = [camera.name for camera in self.cameras]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"cameras: names used twice: {duplicates}")
+        return self
+
+
+def load_agent_config(path: Path) -> AgentConfig:
+    """Read and validate ``agent.yaml``; a ConfigError names every bad key path."""
+    return load_config(AgentConfig, path)

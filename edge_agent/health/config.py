@@ -1,0 +1,25 @@
+"""Config of the health heartbeat and the local Prometheus endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from fieldproof.config import ConfigModel
+
+
+class HealthConfig(ConfigModel):
+    """How often health is published and where metrics are served."""
+
+    interval_s: float = Field(default=30.0, gt=0.0, description="Heartbeat period.")
+    metrics_bind: str = Field(
+        default="127.0.0.1", description="Address of the /metrics endpoint (loopback only)."
+    )
+    metrics_port: int = Field(
+        default=9108, ge=0, le=65535, description="Port of /metrics; 0 turns it off."
+    )
+    sysfs_root: Path = Field(
+        default=Path("/"), description="Root for /sys and /proc readers (tests use a fake tree)."
+    )
+    disk_path: Path = Field(default=Path("."), description="Filesystem whose use is reported.")
