@@ -2,5 +2,7 @@
 
 pytest_plugins: list[str] = [
     "tests.services.mosquitto",
+    "tests.services.postgres",
+    "tests.services.influxdb",
     "tests.services.anvil",
 ]

@@ -1,0 +1,1 @@
+"""Ingest: MQTT consumer, verification pipeline, batched ledger writer."""

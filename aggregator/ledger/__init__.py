@@ -1,0 +1,30 @@
+"""The ledger: record of truth for raw signed reports, dead letters and device status."""
+
+from aggregator.ledger.factory import open_ledger
+from aggregator.ledger.models import (
+    Batch,
+    DeadLetter,
+    DeviceStatus,
+    Gap,
+    HealthUpdate,
+    IncomingReport,
+    StatusUpdate,
+    StoredReport,
+)
+from aggregator.ledger.sql import SqlLedger
+
+Ledger = SqlLedger
+
+__all__ = [
+    "Batch",
+    "DeadLetter",
+    "DeviceStatus",
+    "Gap",
+    "HealthUpdate",
+    "IncomingReport",
+    "Ledger",
+    "SqlLedger",
+    "StatusUpdate",
+    "StoredReport",
+    "open_ledger",
+]

@@ -1,0 +1,67 @@
+"""Versioned schema of the ledger, one list of statements per version.
+
+Type names are placeholders filled per dialect: ``{id}`` (auto-increasing primary key),
+``{blob}``, ``{real}``. A version, once shipped, is never edited: add the next one.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (
+        1,
+        (
+            """CREATE TABLE reports (
+                id {id},
+                device {blob} NOT NULL,
+                seq BIGINT NOT NULL,
+                received_at {real} NOT NULL,
+                start_time BIGINT NOT NULL,
+                end_time BIGINT NOT NULL,
+                raw {blob} NOT NULL,
+                digest {blob} NOT NULL,
+                UNIQUE (device, seq)
+            )""",
+            "CREATE INDEX reports_received_at ON reports (received_at)",
+            """CREATE TABLE dead_letters (
+                id {id},
+                received_at {real} NOT NULL,
+                topic TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                detail TEXT NOT NULL,
+                device {blob},
+                seq BIGINT,
+                size BIGINT NOT NULL,
+                raw {blob} NOT NULL
+            )""",
+            "CREATE INDEX dead_letters_reason ON dead_letters (reason)",
+            """CREATE TABLE sequence_gaps (
+                id {id},
+                device {blob} NOT NULL,
+                after_seq BIGINT NOT NULL,
+                seq BIGINT NOT NULL,
+                received_at {real} NOT NULL
+            )""",
+            """CREATE TABLE devices (
+                device {blob} PRIMARY KEY,
+                state TEXT NOT NULL DEFAULT 'unknown',
+                state_at {real},
+                last_seen {real},
+                health TEXT,
+                health_at {real}
+            )""",
+            """CREATE TABLE health_log (
+                id {id},
+                device {blob} NOT NULL,
+                at {real} NOT NULL,
+                payload TEXT NOT NULL
+            )""",
+            "CREATE INDEX health_log_at ON health_log (at)",
+            """CREATE TABLE cursors (
+                name TEXT PRIMARY KEY,
+                position BIGINT NOT NULL
+            )""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1][0]

@@ -1,0 +1,344 @@
+"""The ledger over SQL: one implementation, two dialects (SQLite and PostgreSQL).
+
+Statements are written with ``?`` placeholders and ``{id}``/``{blob}``/``{real}`` type
+names; each dialect fills them in. One :class:`SqlLedger` holds one connection guarded
+by a lock; the aggregator gives its writer thread its own instance (one writer per
+process) and readers another.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, ClassVar
+
+from aggregator.ledger.migrations import MIGRATIONS
+from aggregator.ledger.models import (
+    Batch,
+    DeadLetter,
+    DeviceStatus,
+    Gap,
+    StoredReport,
+)
+
+_REPORT_COLUMNS = "id, device, seq, received_at, start_time, end_time, raw"
+
+
+def _report(row: Sequence[Any]) -> StoredReport:
+    return StoredReport(
+        row_id=int(row[0]),
+        device_id=bytes(row[1]),
+        seq=int(row[2]),
+        received_at=float(row[3]),
+        start=int(row[4]),
+        end=int(row[5]),
+        raw=bytes(row[6]),
+    )
+
+
+class SqlLedger:
+    """Record of truth: raw signed reports, dead letters, gaps, device status, cursors."""
+
+    dialect = "sql"
+    types: ClassVar[dict[str, str]] = {}
+    placeholder = "?"
+    begin_sql = "BEGIN"
+
+    def __init__(self, url: str, connection: Any) -> None:
+        self.url = url
+        self._conn = connection
+        self._lock = threading.RLock()
+
+    # -- dialect hooks ---------------------------------------------------------------
+
+    def _q(self, sql: str) -> str:
+        return sql.replace("?", self.placeholder) if self.placeholder != "?" else sql
+
+    def _changes(self, cursor: Any) -> int:
+        """Rows inserted by the last executemany on ``cursor``."""
+        return int(cursor.rowcount)
+
+    def _lock_migrations(self, cursor: Any) -> None:
+        """Keep two processes from migrating at once (no-op where one writer is given)."""
+
+    def _lock_commit_order(self, cursor: Any) -> None:
+        """Make row ids visible in increasing order (needed where writers run in parallel)."""
+
+    # -- plumbing --------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Any]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute(self.begin_sql)
+            try:
+                yield cursor
+            except BaseException:
+                cursor.execute("ROLLBACK")
+                raise
+            cursor.execute("COMMIT")
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with self._lock:
+            cursor = self._conn.cursor()
+            cursor.execute(self._q(sql), tuple(params))
+            rows: list[Any] = cursor.fetchall()
+            return rows
+
+    def migrate(self) -> int:
+        """Apply the migrations not applied yet; return the schema version."""
+        with self._transaction() as cursor:
+            self._lock_migrations(cursor)
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)"
+            )
+            cursor.execute("SELECT version FROM schema_migrations")
+            applied = {int(row[0]) for row in cursor.fetchall()}
+            for version, statements in MIGRATIONS:
+                if version in applied:
+                    continue
+                for statement in statements:
+                    cursor.execute(statement.format(**self.types))
+                cursor.execute(
+                    self._q("INSERT INTO schema_migrations VALUES (?, CURRENT_TIMESTAMP)"),
+                    (version,),
+                )
+            cursor.execute("SELECT MAX(version) FROM schema_migrations")
+            return int(cursor.fetchone()[0])
+
+    def schema_version(self) -> int:
+        rows = self._fetch("SELECT MAX(version) FROM schema_migrations")
+        return int(rows[0][0] or 0)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- writes ----------------------------------------------------------------------
+
+    def write_batch(self, batch: Batch) -> int:
+        """Commit ``batch`` in one transaction; return how many reports were new.
+
+        A report whose (device, seq) is already stored is skipped (idempotent), so a
+        redelivered batch after a crash stores nothing twice.
+        """
+        inserted = 0
+        with self._transaction() as cursor:
+            if batch.reports:
+                self._lock_commit_order(cursor)
+                cursor.executemany(
+                    self._q(
+                        "INSERT INTO reports (device, seq, received_at, start_time, end_time, "
+                        "raw, digest) VALUES (?, ?, ?, ?, ?, ?, ?) "
+                        "ON CONFLICT (device, seq) DO NOTHING"
+                    ),
+                    [
+                        (r.device_id, r.seq, r.received_at, r.start, r.end, r.raw, r.digest)
+                        for r in batch.reports
+                    ],
+                )
+                inserted = self._changes(cursor)
+                last_seen: dict[bytes, float] = {}
+                for r in batch.reports:
+                    last_seen[r.device_id] = max(r.received_at, last_seen.get(r.device_id, 0.0))
+                cursor.executemany(
+                    self._q(
+                        "INSERT INTO devices (device, last_seen) VALUES (?, ?) "
+                        "ON CONFLICT (device) DO UPDATE SET last_seen = CASE "
+                        "WHEN devices.last_seen IS NULL OR excluded.last_seen > devices.last_seen "
+                        "THEN excluded.last_seen ELSE devices.last_seen END"
+                    ),
+                    sorted(last_seen.items()),
+                )
+            if batch.dead_letters:
+                cursor.executemany(
+                    self._q(
+                        "INSERT INTO dead_letters (received_at, topic, reason, detail, device, "
+                        "seq, size, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (
+                            d.received_at,
+                            d.topic,
+                            d.reason,
+                            d.detail,
+                            d.device_id,
+                            d.seq,
+                            d.size,
+                            d.raw,
+                        )
+                        for d in batch.dead_letters
+                    ],
+                )
+            if batch.gaps:
+                cursor.executemany(
+                    self._q(
+                        "INSERT INTO sequence_gaps (device, after_seq, seq, received_at) "
+                        "VALUES (?, ?, ?, ?)"
+                    ),
+                    [(g.device_id, g.after_seq, g.seq, g.received_at) for g in batch.gaps],
+                )
+            for status in batch.statuses:
+                cursor.execute(
+                    self._q(
+                        "INSERT INTO devices (device, state, state_at) VALUES (?, ?, ?) "
+                        "ON CONFLICT (device) DO UPDATE SET state = excluded.state, "
+                        "state_at = excluded.state_at WHERE devices.state_at IS NULL "
+                        "OR excluded.state_at >= devices.state_at"
+                    ),
+                    (status.device_id, status.state, status.at),
+                )
+            for health in batch.healths:
+                cursor.execute(
+                    self._q("INSERT INTO health_log (device, at, payload) VALUES (?, ?, ?)"),
+                    (health.device_id, health.at, health.payload),
+                )
+                cursor.execute(
+                    self._q(
+                        "INSERT INTO devices (device, health, health_at, last_seen) "
+                        "VALUES (?, ?, ?, ?) "
+                        "ON CONFLICT (device) DO UPDATE SET health = excluded.health, "
+                        "health_at = excluded.health_at, last_seen = CASE "
+                        "WHEN devices.last_seen IS NULL OR excluded.last_seen > devices.last_seen "
+                        "THEN excluded.last_seen ELSE devices.last_seen END "
+                        "WHERE devices.health_at IS NULL OR excluded.health_at >= devices.health_at"
+                    ),
+                    (health.device_id, health.payload, health.at, health.at),
+                )
+        return inserted
+
+    def set_cursor(self, name: str, expected: int, position: int) -> bool:
+        """Move cursor ``name`` from ``expected`` to ``position``; False if it had moved."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._q(
+                    "INSERT INTO cursors (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (name,),
+            )
+            cursor.execute(
+                self._q("UPDATE cursors SET position = ? WHERE name = ? AND position = ?"),
+                (position, name, expected),
+            )
+            return bool(cursor.rowcount == 1)
+
+    def purge_health(self, before: float, chunk: int) -> int:
+        """Delete up to ``chunk`` health rows older than ``before``; return how many."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._q(
+                    "DELETE FROM health_log WHERE id IN "
+                    "(SELECT id FROM health_log WHERE at < ? ORDER BY id LIMIT ?)"
+                ),
+                (before, chunk),
+            )
+            return int(cursor.rowcount)
+
+    # -- reads -----------------------------------------------------------------------
+
+    def get_cursor(self, name: str) -> int:
+        rows = self._fetch("SELECT position FROM cursors WHERE name = ?", (name,))
+        return int(rows[0][0]) if rows else 0
+
+    def reports_after(self, row_id: int, limit: int = 1000) -> list[StoredReport]:
+        """Reports with id > ``row_id`` in id order (the cursor every consumer follows)."""
+        rows = self._fetch(
+            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE id > ? ORDER BY id LIMIT ?",
+            (row_id, limit),
+        )
+        return [_report(row) for row in rows]
+
+    def reports_received_between(
+        self, start: float, end: float, *, after_id: int = 0, limit: int = 10_000
+    ) -> list[StoredReport]:
+        """Reports received in ``[start, end)`` with id > ``after_id``, in id order."""
+        rows = self._fetch(
+            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE received_at >= ? AND received_at < ? "
+            "AND id > ? ORDER BY id LIMIT ?",
+            (start, end, after_id, limit),
+        )
+        return [_report(row) for row in rows]
+
+    def report(self, device_id: bytes, seq: int) -> StoredReport | None:
+        rows = self._fetch(
+            f"SELECT {_REPORT_COLUMNS} FROM reports WHERE device = ? AND seq = ?",
+            (bytes(device_id), seq),
+        )
+        return _report(rows[0]) if rows else None
+
+    def max_row_id(self) -> int:
+        rows = self._fetch("SELECT MAX(id) FROM reports")
+        return int(rows[0][0] or 0)
+
+    def count_reports(self) -> int:
+        return int(self._fetch("SELECT COUNT(*) FROM reports")[0][0])
+
+    def device_heads(self) -> dict[bytes, int]:
+        """Highest stored seq of every device."""
+        rows = self._fetch("SELECT device, MAX(seq) FROM reports GROUP BY device")
+        return {bytes(row[0]): int(row[1]) for row in rows}
+
+    def dead_letters(self, *, after_id: int = 0, limit: int = 1000) -> list[DeadLetter]:
+        rows = self._fetch(
+            "SELECT id, received_at, topic, reason, detail, device, seq, size, raw "
+            "FROM dead_letters WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [
+            DeadLetter(
+                row_id=int(row[0]),
+                received_at=float(row[1]),
+                topic=str(row[2]),
+                reason=str(row[3]),
+                detail=str(row[4]),
+                device_id=None if row[5] is None else bytes(row[5]),
+                seq=None if row[6] is None else int(row[6]),
+                size=int(row[7]),
+                raw=bytes(row[8]),
+            )
+            for row in rows
+        ]
+
+    def dead_letter_counts(self) -> dict[str, int]:
+        rows = self._fetch("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason")
+        return {str(row[0]): int(row[1]) for row in rows}
+
+    def gaps(self, device_id: bytes | None = None) -> list[Gap]:
+        sql = "SELECT device, after_seq, seq, received_at FROM sequence_gaps"
+        params: tuple[Any, ...] = ()
+        if device_id is not None:
+            sql += " WHERE device = ?"
+            params = (bytes(device_id),)
+        rows = self._fetch(sql + " ORDER BY id", params)
+        return [Gap(bytes(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def _device_rows(self, where: str = "", params: tuple[Any, ...] = ()) -> list[DeviceStatus]:
+        rows = self._fetch(
+            "SELECT device, state, state_at, last_seen, health, health_at FROM devices "
+            f"{where} ORDER BY device",
+            params,
+        )
+        return [
+            DeviceStatus(
+                device_id=bytes(r[0]),
+                state=str(r[1]),
+                state_at=None if r[2] is None else float(r[2]),
+                last_seen=None if r[3] is None else float(r[3]),
+                health=None if r[4] is None else str(r[4]),
+                health_at=None if r[5] is None else float(r[5]),
+            )
+            for r in rows
+        ]
+
+    def devices(self) -> list[DeviceStatus]:
+        return self._device_rows()
+
+    def device_status(self, device_id: bytes) -> DeviceStatus | None:
+        found = self._device_rows("WHERE device = ?", (bytes(device_id),))
+        return found[0] if found else None
+
+    def count_health(self) -> int:
+        return int(self._fetch("SELECT COUNT(*) FROM health_log")[0][0])

@@ -1,0 +1,44 @@
+"""What every series backend offers: write points, query them, purge old ones."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal, Protocol
+
+from aggregator.errors import AggregatorError
+from aggregator.series.points import Point, SeriesPoint
+
+Aggregate = Literal["mean", "min", "max", "sum", "count"]
+AGGREGATES: tuple[str, ...] = ("mean", "min", "max", "sum", "count")
+
+
+class SeriesUnavailableError(AggregatorError):
+    """The series store cannot take writes right now; retry later (nothing was lost)."""
+
+
+class SeriesStore(Protocol):
+    """A time-series backend (SQLite or InfluxDB)."""
+
+    url: str
+
+    def write(self, points: Sequence[Point]) -> None:
+        """Store ``points``; writing the same point twice keeps one. May raise
+        :class:`SeriesUnavailableError`."""
+
+    def series(
+        self,
+        name: str,
+        devices: Sequence[str] | None,
+        start: float,
+        end: float,
+        *,
+        every: int | None = None,
+        agg: Aggregate | None = None,
+    ) -> list[SeriesPoint]:
+        """Points of record name ``name`` in ``[start, end)`` (Unix s), sorted by device
+        then time; with ``every`` (s) and ``agg``, one aggregate per epoch-aligned bucket."""
+
+    def purge(self, before: float, chunk: int) -> int:
+        """Delete points older than ``before``; return how many (-1 if unknown)."""
+
+    def close(self) -> None: ...
