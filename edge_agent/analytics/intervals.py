@@ -18,6 +18,8 @@ from edge_agent.errors import AgentValueError
 from fieldproof.wire import Record
 
 DIRECTIONS: tuple[Direction, ...] = ("in", "out")
+# Beyond this many intervals at once, time has jumped rather than passed.
+MAX_EMPTY_INTERVALS = 100_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +144,14 @@ class IntervalAggregator:
     def advance(self, now: float) -> list[IntervalSummary]:
         """Close every interval that ends at or before ``now``."""
         closed = []
+        skip = math.floor((now - self._bucket.end) / self.interval_s)
+        if skip > MAX_EMPTY_INTERVALS:
+            # A clock jump (first NTP sync after boot), not an outage: close the open
+            # interval and realign rather than emitting years of empty intervals.
+            closed.append(self._close(self._bucket.end))
+            self._index += 1 + skip
+            self._bucket = self._new_bucket(self._index)
+            self._pending_offline = []
         while now >= self._bucket.end:
             closed.append(self._close(self._bucket.end))
             self._index += 1

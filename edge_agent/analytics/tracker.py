@@ -111,6 +111,15 @@ class ByteTracker:
         """Confirmed tracks, currently seen or lost but still re-identifiable."""
         return sum(1 for t in self._tracks if t.confirmed)
 
+    @property
+    def live_ids(self) -> set[int]:
+        """Ids of every track still kept (tentative, seen or lost)."""
+        return {t.track_id for t in self._tracks}
+
+    def clear(self) -> None:
+        """Forget every track (after an outage); ids keep counting up, never reused."""
+        self._tracks = []
+
     def update(self, detections: DetectionsLike) -> list[TrackState]:
         """Step one processed frame; returns the confirmed tracks seen in it."""
         cfg = self.config

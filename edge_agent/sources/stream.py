@@ -103,7 +103,7 @@ class StreamReader:
                 consecutive_failures += 1
                 offline_since = self._clock() if offline_since is None else offline_since
                 if max_attempts is not None and consecutive_failures >= max_attempts:
-                    yield Offline(offline_since, self._clock(), reason)
+                    yield from self._gap(offline_since, self._clock(), reason)
                     raise CameraUnavailableError(
                         f"camera {self.config.name}: cannot open "
                         f"{redact_url(self.config.url)} after {consecutive_failures} "
@@ -113,7 +113,7 @@ class StreamReader:
                 continue
             consecutive_failures = 0
             if offline_since is not None:
-                yield Offline(offline_since, self._clock(), "reconnected")
+                yield from self._gap(offline_since, self._clock(), "reconnected")
                 offline_since = None
             try:
                 ended = yield from self._read(capture)
@@ -130,9 +130,14 @@ class StreamReader:
         self.stats.delays.append(delay)
         self._sleep(delay)
         now = self._clock()
-        if now > offline_since:
-            yield Offline(offline_since, now, reason)
+        yield from self._gap(offline_since, now, reason)
         return now
+
+    def _gap(self, start: float, end: float, reason: str) -> Iterator[SourceEvent]:
+        # Waiting for a file happens outside its own timeline: in video time there
+        # is no gap to report, only the error if the file never turns up.
+        if end > start and not self._video_time:
+            yield Offline(start, end, reason)
 
     def _open(self) -> tuple[Capture | None, str]:
         cfg = self.config
