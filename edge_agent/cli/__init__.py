@@ -11,7 +11,7 @@ import importlib
 
 from fieldproof.cli import group_parser
 
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = ("edge_agent.cli.perception",)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
