@@ -1,0 +1,233 @@
+"""One health snapshot: collected from the readers and stats, rendered as JSON or Prometheus."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_agent.health import readers
+from edge_agent.health.stats import CameraHealth, StatsRegistry
+from edge_agent.link.client import LinkState
+from edge_agent.outbox import OutboxStats
+
+
+@dataclass(frozen=True, slots=True)
+class HealthSnapshot:
+    """Everything the heartbeat and /metrics show."""
+
+    device: str
+    at: float
+    uptime_s: float
+    cameras: tuple[CameraHealth, ...] = ()
+    inference_ms_mean: float | None = None
+    inference_ms_p95: float | None = None
+    gpu_load_percent: float | None = None
+    gpus: tuple[readers.GpuReading, ...] = ()
+    temperatures_c: dict[str, float] = field(default_factory=dict)
+    power_w: dict[str, float] = field(default_factory=dict)
+    cpu_percent: float | None = None
+    memory_total: int | None = None
+    memory_available: int | None = None
+    disk_total: int | None = None
+    disk_free: int | None = None
+    outbox_depth: int = 0
+    outbox_bytes: int = 0
+    outbox_dropped: int = 0
+    outbox_oldest_age_s: float | None = None
+    link_connected: bool = False
+    link_connects: int = 0
+    models: tuple[str, ...] = ()
+    config_version: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class HealthCollector:
+    """Builds snapshots; CPU load is the busy share since the previous snapshot."""
+
+    def __init__(
+        self,
+        device: str,
+        *,
+        root: Path,
+        disk_path: Path,
+        stats: StatsRegistry,
+        outbox: Callable[[], OutboxStats] | None = None,
+        link: Callable[[], LinkState] | None = None,
+        models: Callable[[], tuple[str, ...]] = tuple,
+        config_version: Callable[[], int] = int,
+        clock: Callable[[], float] = time.time,
+        gpus: Callable[[], list[readers.GpuReading]] = readers.nvml_gpus,
+    ) -> None:
+        self.device = device
+        self.root = root
+        self.disk_path = disk_path
+        self.stats = stats
+        self._outbox = outbox
+        self._link = link
+        self._models = models
+        self._config_version = config_version
+        self._clock = clock
+        self._gpus = gpus
+        self._started = time.monotonic()
+        self._cpu = readers.cpu_times(root)
+
+    def collect(self) -> HealthSnapshot:
+        now = self._clock()
+        cpu = readers.cpu_times(self.root)
+        cpu_percent = readers.cpu_percent(self._cpu, cpu)
+        self._cpu = cpu
+        mem = readers.memory(self.root)
+        disk = readers.disk(self.disk_path)
+        mean, p95 = self.stats.inference_ms()
+        outbox = self._outbox() if self._outbox is not None else None
+        link = self._link() if self._link is not None else None
+        return HealthSnapshot(
+            device=self.device,
+            at=now,
+            uptime_s=time.monotonic() - self._started,
+            cameras=self.stats.cameras(),
+            inference_ms_mean=mean,
+            inference_ms_p95=p95,
+            gpu_load_percent=readers.jetson_gpu_load(self.root),
+            gpus=tuple(self._gpus()),
+            temperatures_c=readers.thermal_zones(self.root),
+            power_w=readers.ina3221_power(self.root),
+            cpu_percent=cpu_percent,
+            memory_total=None if mem is None else mem.total,
+            memory_available=None if mem is None else mem.available,
+            disk_total=None if disk is None else disk.total,
+            disk_free=None if disk is None else disk.free,
+            outbox_depth=0 if outbox is None else outbox.depth,
+            outbox_bytes=0 if outbox is None else outbox.bytes,
+            outbox_dropped=0 if outbox is None else outbox.dropped,
+            outbox_oldest_age_s=None
+            if outbox is None or outbox.oldest_created is None
+            else max(0.0, now - outbox.oldest_created),
+            link_connected=False if link is None else link.connected,
+            link_connects=0 if link is None else link.connects,
+            models=self._models(),
+            config_version=self._config_version(),
+        )
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+def render_prometheus(snapshot: HealthSnapshot) -> str:
+    """Prometheus text exposition format (version 0.0.4)."""
+    lines: list[str] = []
+
+    def metric(
+        name: str, help_text: str, samples: list[tuple[dict[str, str], float | None]], kind: str
+    ) -> None:
+        present = [(labels, value) for labels, value in samples if value is not None]
+        if not present:
+            return
+        lines.append(f"# HELP fieldproof_{name} {help_text}")
+        lines.append(f"# TYPE fieldproof_{name} {kind}")
+        for labels, value in present:
+            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
+            suffix = f"{{{label_text}}}" if label_text else ""
+            lines.append(f"fieldproof_{name}{suffix} {value}")
+
+    def gauge(name: str, help_text: str, value: float | None) -> None:
+        metric(name, help_text, [({}, value)], "gauge")
+
+    cams = snapshot.cameras
+    metric(
+        "camera_fps",
+        "Frames per second read.",
+        [({"camera": c.name}, c.fps) for c in cams],
+        "gauge",
+    )
+    metric(
+        "camera_dropped_frames_total",
+        "Frames dropped since start.",
+        [({"camera": c.name}, float(c.dropped_frames)) for c in cams],
+        "counter",
+    )
+    metric(
+        "camera_connected",
+        "1 when the camera stream is open.",
+        [({"camera": c.name}, 1.0 if c.connected else 0.0) for c in cams],
+        "gauge",
+    )
+    gauge(
+        "inference_ms_mean", "Mean inference time over recent frames.", snapshot.inference_ms_mean
+    )
+    gauge("inference_ms_p95", "95th percentile inference time.", snapshot.inference_ms_p95)
+    gauge("gpu_load_percent", "Jetson GPU load.", snapshot.gpu_load_percent)
+    metric(
+        "gpu_utilisation_percent",
+        "NVML GPU utilisation.",
+        [({"gpu": str(g.index)}, g.utilisation) for g in snapshot.gpus],
+        "gauge",
+    )
+    metric(
+        "gpu_temperature_celsius",
+        "NVML GPU temperature.",
+        [({"gpu": str(g.index)}, g.temperature_c) for g in snapshot.gpus],
+        "gauge",
+    )
+    metric(
+        "gpu_memory_used_bytes",
+        "NVML GPU memory in use.",
+        [({"gpu": str(g.index)}, float(g.memory_used)) for g in snapshot.gpus],
+        "gauge",
+    )
+    metric(
+        "temperature_celsius",
+        "Thermal zone temperature.",
+        [({"zone": k}, v) for k, v in sorted(snapshot.temperatures_c.items())],
+        "gauge",
+    )
+    metric(
+        "power_watts",
+        "Rail power (INA3221) or GPU board power (NVML).",
+        [({"rail": k}, v) for k, v in sorted(snapshot.power_w.items())]
+        + [({"rail": f"gpu{g.index}"}, g.power_w) for g in snapshot.gpus],
+        "gauge",
+    )
+    gauge("cpu_percent", "CPU busy share since the previous sample.", snapshot.cpu_percent)
+    gauge("memory_total_bytes", "Memory size.", _num(snapshot.memory_total))
+    gauge("memory_available_bytes", "Memory available.", _num(snapshot.memory_available))
+    gauge("disk_total_bytes", "Size of the data filesystem.", _num(snapshot.disk_total))
+    gauge("disk_free_bytes", "Free space on the data filesystem.", _num(snapshot.disk_free))
+    gauge("outbox_depth", "Reports stored and not yet acknowledged.", float(snapshot.outbox_depth))
+    gauge("outbox_bytes", "Bytes of stored reports.", float(snapshot.outbox_bytes))
+    metric(
+        "outbox_dropped_total",
+        "Reports dropped past the outbox cap (oldest first).",
+        [({}, float(snapshot.outbox_dropped))],
+        "counter",
+    )
+    gauge(
+        "outbox_oldest_age_seconds",
+        "Age of the oldest stored report.",
+        snapshot.outbox_oldest_age_s,
+    )
+    gauge(
+        "link_connected",
+        "1 while connected to the broker.",
+        1.0 if snapshot.link_connected else 0.0,
+    )
+    metric(
+        "link_connects_total",
+        "Successful broker connects.",
+        [({}, float(snapshot.link_connects))],
+        "counter",
+    )
+    gauge("uptime_seconds", "Agent uptime.", snapshot.uptime_s)
+    gauge("config_version", "Version of the applied remote config.", float(snapshot.config_version))
+    metric("model_info", "Models in use.", [({"model": m}, 1.0) for m in snapshot.models], "gauge")
+    return "\n".join(lines) + "\n"
+
+
+def _num(value: int | None) -> float | None:
+    return None if value is None else float(value)
