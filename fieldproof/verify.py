@@ -18,13 +18,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from eth_hash.auto import keccak
 
 from fieldproof.errors import FieldproofError, FieldproofValueError
 from fieldproof.merkle import leaf_hash, process_proof
 from fieldproof.wire import WireError, decode_report, verify_report
+
+if TYPE_CHECKING:  # the bindings pull in web3; only the command line needs them
+    from fieldproof.chain.bindings import DataAnchor, DeviceRegistry
 
 DATA_LEAF_TYPES: tuple[str, ...] = ("bytes32", "uint64", "bytes32")
 PROOF_FORMAT = "fieldproof-report-proof-v1"
@@ -160,6 +163,26 @@ class ChainView(Protocol):
     def anchored_root(self, epoch: int) -> bytes | None:
         """The data root anchored for ``epoch``, ``None`` when none."""
         ...
+
+
+class ContractView:
+    """:class:`ChainView` over the deployed DeviceRegistry and DataAnchor."""
+
+    def __init__(self, registry: DeviceRegistry, anchor: DataAnchor) -> None:
+        self.registry = registry
+        self.anchor = anchor
+
+    def public_key_of(self, device_id: bytes) -> bytes | None:
+        if self.registry.registration_of(device_id) is None:
+            return None
+        return self.registry.public_key_of(device_id)
+
+    def registered_at(self, device_id: bytes) -> int | None:
+        registration = self.registry.registration_of(device_id)
+        return None if registration is None else registration.timestamp
+
+    def anchored_root(self, epoch: int) -> bytes | None:
+        return self.anchor.root_of(epoch)
 
 
 def check_signature(raw: bytes, public_key: bytes | None) -> Step:

@@ -11,3 +11,7 @@ class AnchoringError(AggregatorError):
 
 class BundleError(AnchoringError, AggregatorValueError):
     """An epoch bundle is malformed or does not match its content identifier."""
+
+
+class AnchoringValueError(AnchoringError, AggregatorValueError):
+    """A setting of the anchorer is not acceptable."""
