@@ -1,0 +1,266 @@
+"""The single writer: takes messages from the queue, verifies them, commits a batch to
+the ledger (N messages or T ms, whichever first), and only then acknowledges them.
+
+A failed commit is retried with the same messages (nothing acknowledged, nothing lost);
+every refusal becomes a dead letter in the same transaction as the batch's reports.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from aggregator.ingest.consumer import Message
+from aggregator.ingest.pipeline import Accepted, Duplicate, Rejected, Verifier, device_from_topic
+from aggregator.ingest.reasons import Reason
+from aggregator.ledger.models import (
+    Batch,
+    DeadLetter,
+    Gap,
+    HealthUpdate,
+    IncomingReport,
+    StatusUpdate,
+)
+from aggregator.ledger.sql import SqlLedger
+from aggregator.metrics import IngestMetrics
+from fieldproof.errors import FieldproofError
+from fieldproof.identity import parse_device_id
+
+log = logging.getLogger(__name__)
+
+MAX_HEALTH_BYTES = 8192
+STATES = ("online", "offline")
+
+AckFn = Callable[[Sequence[Message]], None]
+
+
+def parse_status(payload: bytes) -> str | None:
+    """``online``/``offline`` from a plain or JSON (``{"state": ...}``) status payload."""
+    text = payload[:1024].decode("utf-8", "replace").strip()
+    if text in STATES:
+        return text
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(data, dict):
+        for key in ("state", "status"):
+            if data.get(key) in STATES:
+                return str(data[key])
+    return None
+
+
+class BatchBuilder:
+    """Turns messages into one :class:`Batch` (pure apart from the verifier's key lookups)."""
+
+    def __init__(self, verifier: Verifier, metrics: IngestMetrics, dead_letter_bytes: int) -> None:
+        self.verifier = verifier
+        self.metrics = metrics
+        self.dead_letter_bytes = dead_letter_bytes
+
+    def _dead(self, message: Message, rejected: Rejected) -> DeadLetter:
+        self.metrics.reject(rejected.reason.value)
+        return DeadLetter(
+            received_at=message.received_at,
+            topic=message.topic[:256],
+            reason=rejected.reason.value,
+            detail=rejected.detail[:500],
+            raw=message.payload[: self.dead_letter_bytes],
+            size=len(message.payload),
+            device_id=rejected.device_id,
+            seq=rejected.seq,
+        )
+
+    def _device_of(self, topic: str, kind: str) -> bytes | None:
+        text = device_from_topic(topic, kind)
+        if text is None:
+            return None
+        try:
+            return bytes(parse_device_id(text))
+        except FieldproofError:
+            return None
+
+    def build(self, messages: Sequence[Message]) -> tuple[Batch, list[Accepted]]:
+        batch = Batch()
+        accepted: list[Accepted] = []
+        duplicates = 0
+        for message in messages:
+            kind = message.topic.rsplit("/", 1)[-1]
+            if kind == "report":
+                verdict = self._verify(message)
+                if isinstance(verdict, Accepted):
+                    report = verdict.signed.report
+                    accepted.append(verdict)
+                    batch.reports.append(
+                        IncomingReport(
+                            report.device_id, report.seq, message.received_at, report.start,
+                            report.end, message.payload, verdict.digest,
+                        )
+                    )  # fmt: skip
+                    if verdict.gap_after is not None:
+                        batch.gaps.append(
+                            Gap(
+                                report.device_id, verdict.gap_after, report.seq, message.received_at
+                            )
+                        )
+                elif isinstance(verdict, Duplicate):
+                    duplicates += 1
+                else:
+                    batch.dead_letters.append(self._dead(message, verdict))
+            elif kind in ("status", "health"):
+                self._device_message(message, kind, batch)
+            else:
+                batch.dead_letters.append(
+                    self._dead(message, Rejected(Reason.WRONG_TOPIC, "not a fieldproof topic"))
+                )
+        if duplicates:
+            self.metrics.count("duplicates", duplicates)
+        return batch, accepted
+
+    def _verify(self, message: Message) -> Accepted | Duplicate | Rejected:
+        try:
+            return self.verifier.verify(message.topic, message.payload, message.received_at)
+        except Exception as exc:
+            # One bad message must never stop the stream; keep it for a post-mortem.
+            log.exception("pipeline failed on a message from %s", message.topic)
+            return Rejected(Reason.MALFORMED, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _device_message(self, message: Message, kind: str, batch: Batch) -> None:
+        device_id = self._device_of(message.topic, kind)
+        if device_id is None:
+            batch.dead_letters.append(
+                self._dead(message, Rejected(Reason.WRONG_TOPIC, f"bad {kind} topic"))
+            )
+            return
+        if kind == "status":
+            state = parse_status(message.payload)
+            if state is None:
+                batch.dead_letters.append(
+                    self._dead(message, Rejected(Reason.MALFORMED, "status: not online/offline"))
+                )
+                return
+            batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
+            self.metrics.count("status_updates")
+            return
+        if len(message.payload) > MAX_HEALTH_BYTES:
+            batch.dead_letters.append(
+                self._dead(message, Rejected(Reason.TOO_LARGE, "health payload too large"))
+            )
+            return
+        text = message.payload.decode("utf-8", "replace")
+        batch.healths.append(HealthUpdate(device_id, text, message.received_at))
+        self.metrics.count("health_updates")
+
+
+class IngestWriter:
+    """The writer thread. ``ack`` is called with each batch's messages after its commit."""
+
+    def __init__(
+        self,
+        source: queue.Queue[Message],
+        ledger: SqlLedger,
+        builder: BatchBuilder,
+        ack: AckFn,
+        metrics: IngestMetrics,
+        *,
+        batch_size: int,
+        batch_ms: int,
+    ) -> None:
+        self.source = source
+        self.ledger = ledger
+        self.builder = builder
+        self.ack = ack
+        self.metrics = metrics
+        self.batch_size = batch_size
+        self.batch_s = batch_ms / 1000
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.committed = threading.Condition()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _collect(self) -> list[Message]:
+        try:
+            first = self.source.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        messages = [first]
+        deadline = time.monotonic() + self.batch_s
+        while len(messages) < self.batch_size:
+            # Take what is already queued without waiting; wait only for the remainder.
+            try:
+                messages.append(self.source.get_nowait())
+                continue
+            except queue.Empty:
+                pass
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            try:
+                messages.append(self.source.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return messages
+
+    def process(self, messages: Sequence[Message]) -> None:
+        """Verify, commit (retrying until it succeeds or we stop), then acknowledge."""
+        started = time.perf_counter()
+        self.metrics.count("received", len(messages))
+        batch, accepted = self.builder.build(messages)
+        delay = 0.1
+        while True:
+            try:
+                inserted = self.ledger.write_batch(batch)
+                break
+            except Exception as exc:
+                log.error("ledger commit failed (%s); retrying in %.1f s", exc, delay)
+                if self._stop.wait(delay):
+                    # Not committed and not acknowledged: the broker redelivers them.
+                    for item in accepted:
+                        self.builder.verifier.tracker.forget(item.device_id, item.seq)
+                    raise
+                delay = min(delay * 2, 5.0)
+        self.ack(messages)
+        self.metrics.count("accepted", inserted)
+        self.metrics.count("processed", len(messages))
+        if len(batch.reports) > inserted:
+            # Stored by an earlier delivery (crash before ack, or another process).
+            self.metrics.count("duplicates", len(batch.reports) - inserted)
+        self.metrics.count("gaps", len(batch.gaps))
+        self.metrics.observe_batch(time.perf_counter() - started)
+        with self.committed:
+            self.committed.notify_all()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            messages = self._collect()
+            if messages:
+                try:
+                    self.process(messages)
+                except Exception:
+                    if self._stop.is_set():
+                        return
+                    log.exception("ingest batch failed")
+        # Drain what is already received so a clean stop acknowledges it.
+        pending: list[Message] = []
+        while True:
+            try:
+                pending.append(self.source.get_nowait())
+            except queue.Empty:
+                break
+        if pending:
+            try:
+                self.process(pending)
+            except Exception:
+                log.exception("final batch failed; the broker will redeliver it")

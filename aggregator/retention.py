@@ -1,0 +1,78 @@
+"""Retention: purge series points and health history older than configured ages.
+
+Deletes run in bounded chunks (one short transaction each) so a large purge never holds
+the writer up. Raw reports are never purged here: epoch bundles and proofs rest on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+
+from aggregator.config import RetentionConfig
+from aggregator.ledger.sql import SqlLedger
+from aggregator.series.base import SeriesStore
+
+log = logging.getLogger(__name__)
+
+DAY_S = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class PurgeResult:
+    series_deleted: int
+    health_deleted: int
+
+
+def purge_once(
+    ledger: SqlLedger, series: SeriesStore, config: RetentionConfig, now: float | None = None
+) -> PurgeResult:
+    """One full purge pass; returns the rows removed (-1 where the store cannot tell)."""
+    now = time.time() if now is None else now
+    series_deleted = health_deleted = 0
+    if config.series_days is not None:
+        before = now - config.series_days * DAY_S
+        while True:
+            n = series.purge(before, config.chunk)
+            if n < 0:
+                series_deleted = -1
+                break
+            series_deleted += n
+            if n < config.chunk:
+                break
+    if config.health_days is not None:
+        before = now - config.health_days * DAY_S
+        while True:
+            n = ledger.purge_health(before, config.chunk)
+            health_deleted += n
+            if n < config.chunk:
+                break
+    return PurgeResult(series_deleted, health_deleted)
+
+
+class RetentionWorker:
+    """Runs :func:`purge_once` every ``interval_s`` in a background thread."""
+
+    def __init__(self, ledger: SqlLedger, series: SeriesStore, config: RetentionConfig) -> None:
+        self.ledger = ledger
+        self.series = series
+        self.config = config
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.config.interval_s):
+            try:
+                result = purge_once(self.ledger, self.series, self.config)
+                log.info("retention purge: %s", result)
+            except Exception:
+                log.exception("retention purge failed; next try in %.0f s", self.config.interval_s)
