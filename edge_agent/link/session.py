@@ -69,6 +69,9 @@ class ReportLink:
     def stop(self) -> None:
         # Stop the pump first so it makes no new hand-overs during the disconnect.
         self.pump.stop()
+        if self.mqtt.connected:
+            # A clean DISCONNECT suppresses the will, so say "offline" ourselves.
+            self.mqtt.publish(self.topics.status, json.dumps(OFFLINE).encode(), qos=1, retain=True)
         self.mqtt.stop()
 
     def notify(self) -> None:

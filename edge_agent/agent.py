@@ -1,0 +1,196 @@
+"""The agent runtime: reports → sign → outbox → link, heartbeat, remote control, watchdog.
+
+Producers (camera workers, sensor loops, tests) call :meth:`Agent.submit` with one
+interval's records; it allocates the sequence number, signs and commits the report in
+one outbox transaction and wakes the publisher. Nothing on that path touches the
+network, so a dead broker never slows inference.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from edge_agent.config import AgentConfig
+from edge_agent.health.metrics_http import MetricsServer
+from edge_agent.health.sdnotify import notify, watchdog_interval_s
+from edge_agent.health.snapshot import HealthCollector, HealthSnapshot, render_prometheus
+from edge_agent.health.stats import StatsRegistry
+from edge_agent.link.session import ReportLink
+from edge_agent.link.topics import DeviceTopics
+from edge_agent.outbox import Outbox
+from edge_agent.remote.control import RemoteControl, UpdateOutcome
+from edge_agent.remote.models import Activate, ModelUpdater, WarmUp
+from fieldproof.identity import Signer, device_id_hex
+from fieldproof.wire import ModelRef, Record, Report, sign_report
+
+log = logging.getLogger(__name__)
+
+
+def _no_warm_up(path: Any) -> None:
+    return None
+
+
+def _no_activate(path: Any, model_id: str) -> None:
+    return None
+
+
+class Agent:
+    """One device's agent. ``start()`` returns at once; every part runs in its own thread."""
+
+    def __init__(
+        self,
+        config: AgentConfig,
+        signer: Signer,
+        *,
+        stats: StatsRegistry | None = None,
+        warm_up: WarmUp = _no_warm_up,
+        activate: Activate = _no_activate,
+        model_ids: Callable[[], tuple[str, ...]] = tuple,
+    ) -> None:
+        self.config = config
+        self.signer = signer
+        self.device_id = bytes(signer.device_id)
+        self.device = device_id_hex(self.device_id)
+        self.topics = DeviceTopics(self.device)
+        self.stats = stats or StatsRegistry()
+        self.started_at = time.time()
+        self._model_ids = model_ids
+        self.outbox = Outbox(config.outbox)
+        self.remote = RemoteControl(
+            config.remote,
+            self.device,
+            config.settings,
+            models=ModelUpdater(config.remote.models_dir, warm_up=warm_up, activate=activate),
+            on_outcome=self._on_outcome,
+        )
+        self.link = ReportLink(
+            config.link,
+            self.outbox,
+            self.topics,
+            status=self.status_document,
+            on_message=self._on_message,
+        )
+        self.health = HealthCollector(
+            self.device,
+            root=config.health.sysfs_root,
+            disk_path=config.health.disk_path,
+            stats=self.stats,
+            outbox=self.outbox.stats,
+            link=self.link.state,
+            models=self.models_in_use,
+            config_version=lambda: self.remote.version,
+        )
+        self.metrics: MetricsServer | None = None
+        if config.health.metrics_port:
+            self.metrics = MetricsServer(
+                config.health.metrics_bind, config.health.metrics_port, self.render_metrics
+            )
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._heartbeat: threading.Thread | None = None
+        self.remote.on_settings(lambda settings: self._wake.set())
+
+    # -- producers -----------------------------------------------------------------
+
+    def submit(
+        self, start: int, end: int, records: Sequence[Record], model: ModelRef | None = None
+    ) -> int:
+        """Sign and store one interval report; returns its sequence number."""
+        frozen = tuple(records)
+
+        def build(seq: int) -> bytes:
+            report = Report(self.device_id, seq, start, end, frozen, model)
+            return sign_report(report, self.signer)
+
+        entry = self.outbox.append(build)
+        self.link.notify()
+        return entry.seq
+
+    # -- status, health ----------------------------------------------------------------
+
+    def models_in_use(self) -> tuple[str, ...]:
+        installed = self.remote.models.current()
+        ids = list(self._model_ids())
+        if installed is not None and installed.model_id not in ids:
+            ids.append(installed.model_id)
+        return tuple(ids)
+
+    def status_document(self) -> dict[str, Any]:
+        """The retained ``online`` status with the outcome of the latest updates."""
+        return {
+            "state": "online",
+            "device": self.device,
+            "started_at": self.started_at,
+            **self.remote.status(),
+        }
+
+    def snapshot(self) -> HealthSnapshot:
+        return self.health.collect()
+
+    def render_metrics(self) -> str:
+        return render_prometheus(self.health.collect())
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.config:
+            self.remote.submit(payload)
+
+    def _on_outcome(self, outcome: UpdateOutcome) -> None:
+        log.info("%s update %s (%s)", outcome.kind, outcome.outcome, outcome.reason or "ok")
+        self.link.publish_status()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.remote.restore()
+        self.remote.start()
+        self.link.start()
+        if self.metrics is not None:
+            self.metrics.start()
+        self._stop.clear()
+        self._heartbeat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
+        self._heartbeat.start()
+        notify("READY=1")
+
+    def stop(self) -> None:
+        notify("STOPPING=1")
+        self._stop.set()
+        self._wake.set()
+        if self._heartbeat is not None:
+            self._heartbeat.join(5)
+        self.remote.stop()
+        self.link.stop()
+        if self.metrics is not None:
+            self.metrics.stop()
+
+    def alive(self) -> bool:
+        """True while the threads the agent depends on are running."""
+        threads = (self.link.pump._thread, self.link.mqtt._thread, self._heartbeat)
+        return all(t is not None and t.is_alive() for t in threads)
+
+    def _beat(self) -> None:
+        watchdog = watchdog_interval_s()
+        next_heartbeat = 0.0
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_heartbeat:
+                try:
+                    self.link.publish_health(self.snapshot().to_json())
+                except Exception:  # a broken reader must not stop the heartbeat
+                    log.exception("health snapshot failed")
+                next_heartbeat = now + self.remote.settings.heartbeat_s
+            # The watchdog is fed only while the pump and link threads live, so a wedged
+            # agent is restarted by systemd rather than silently not publishing.
+            if watchdog is not None and self.alive():
+                notify("WATCHDOG=1")
+            wait = next_heartbeat - time.monotonic()
+            if watchdog is not None:
+                wait = min(wait, watchdog)
+            if self._wake.wait(max(0.0, wait)):
+                self._wake.clear()
+                next_heartbeat = min(
+                    next_heartbeat, time.monotonic() + self.remote.settings.heartbeat_s
+                )
