@@ -167,6 +167,10 @@ class OnnxRunner:
         self._session.run_with_iobinding(binding)
         return list(binding.copy_outputs_to_cpu())
 
+    def reset_stats(self) -> None:
+        """Forget recorded latencies (e.g. before a measurement)."""
+        self._timings.clear()
+
     def stats(self) -> LatencyStats:
         """Latency of recent runs (p50/p95 in milliseconds)."""
         return self._timings.stats()
