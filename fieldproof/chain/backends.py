@@ -56,7 +56,7 @@ def is_eth_tester(w3: Web3) -> bool:
     return isinstance(w3.provider, EthereumTesterProvider)
 
 
-def tester_private_keys(w3: Web3) -> list[bytes]:
+def prefunded_keys(w3: Web3) -> list[bytes]:
     """Private keys of the in-process chain's prefunded accounts."""
     from web3 import EthereumTesterProvider
 

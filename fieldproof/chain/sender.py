@@ -139,7 +139,11 @@ class Sender:
 
     def _take_nonce(self) -> int:
         if self._nonce is None:
-            self._nonce = self.w3.eth.get_transaction_count(self.account.address, "pending")
+            # "latest", not "pending": with one sender per key, anything still pending is
+            # what this sender (or its crashed predecessor) left behind, and the next send
+            # replaces it instead of queueing behind it. Callers' already-done checks make
+            # that replacement safe.
+            self._nonce = self.w3.eth.get_transaction_count(self.account.address, "latest")
         return self._nonce
 
     def _fees(self) -> _Fees:
@@ -236,6 +240,14 @@ class Sender:
                     nonce = self._take_nonce()
                     continue
                 elif "underpriced" in message or "fee too low" in message:
+                    # The pool holds another transaction with our nonce paying more (left by
+                    # a crashed run): let it be mined, else outbid it.
+                    if self._nonce_used(nonce):
+                        if already_done is not None and already_done():
+                            self._nonce = None
+                            return SKIPPED
+                        self._nonce = None
+                        nonce = self._take_nonce()
                     fees = fees.bumped(self.fee_bump_percent)
                     continue
                 else:
@@ -251,6 +263,16 @@ class Sender:
             f"{what}: not mined after {self.max_replacements + 1} attempts "
             f"of {self.receipt_timeout} s (nonce {nonce})"
         )
+
+    def _nonce_used(self, nonce: int) -> bool:
+        """Wait up to ``receipt_timeout`` for a transaction with ``nonce`` to be mined."""
+        deadline = time.monotonic() + self.receipt_timeout
+        while True:
+            if self.w3.eth.get_transaction_count(self.account.address, "latest") > nonce:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(self.poll_interval)
 
     def _find_receipt(self, hashes: list[HexBytes]) -> TxReceipt | None:
         for tx_hash in hashes:

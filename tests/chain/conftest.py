@@ -13,7 +13,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from web3 import Web3
 
-from fieldproof.chain.backends import connect, tester_private_keys
+from fieldproof.chain.backends import connect, prefunded_keys
 from fieldproof.chain.bindings import (
     Bound,
     DataAnchor,
@@ -63,7 +63,7 @@ class ChainEnv:
 def make_chain(name: str, request: pytest.FixtureRequest) -> ChainEnv:
     if name == "eth-tester":
         w3 = connect("eth-tester://")
-        keys = tester_private_keys(w3)[:ACCOUNTS]
+        keys = prefunded_keys(w3)[:ACCOUNTS]
         return ChainEnv(name, "eth-tester://", w3, [Account.from_key(key) for key in keys])
     url: str = request.getfixturevalue("anvil_url")
     accounts = [Account.create() for _ in range(ACCOUNTS)]

@@ -34,7 +34,7 @@ def chain(request: pytest.FixtureRequest) -> ChainEnv:
 
 
 @settings(
-    max_examples=30,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

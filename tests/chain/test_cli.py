@@ -1,0 +1,108 @@
+"""`fieldproof chain deploy` on eth-tester and anvil; the key is never printed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from fieldproof.chain.artifacts import CONTRACT_NAMES, load_artifact
+from fieldproof.chain.backends import connect
+from fieldproof.chain.bindings import ANCHORER_ROLE, DISTRIBUTOR_ROLE, MINTER_ROLE
+from fieldproof.chain.deploy import Deployment
+from fieldproof.chain.keysource import KEYSTORE_PASSPHRASE_ENV
+from fieldproof.cli import main
+from tests.services.anvil import rpc
+
+
+def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "fieldproof", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+def test_deploy_to_anvil_with_an_env_key(anvil_url: str, tmp_path: Path) -> None:
+    account = Account.create()
+    key = account.key.hex()
+    rpc(anvil_url, "anvil_setBalance", [account.address, hex(10**22)])
+    out = tmp_path / "deployment.json"
+    anchorer, distributor = Account.create().address, Account.create().address
+    done = _run(
+        [
+            "chain", "deploy", "--rpc", anvil_url, "--key", "env:FP_DEPLOY_KEY", "--out", str(out),
+            "--anchorer", anchorer, "--distributor", distributor,
+        ],
+        env={"FP_DEPLOY_KEY": key},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert key.removeprefix("0x") not in done.stdout + done.stderr
+    raw = json.loads(out.read_text())
+    assert raw["chainId"] == 31337
+    assert set(raw["contracts"]) == set(CONTRACT_NAMES)
+    for name in CONTRACT_NAMES:
+        assert raw["contracts"][name]["abi"] == list(load_artifact(name).abi)
+    deployment = Deployment.load(out)
+    w3 = connect(anvil_url)
+    for entry in deployment.contracts.values():
+        assert len(w3.eth.get_code(entry.address)) > 0
+    assert deployment.anchor(w3).has_role(ANCHORER_ROLE, anchorer)
+    assert deployment.distributor(w3).has_role(DISTRIBUTOR_ROLE, distributor)
+    token = deployment.token(w3)
+    assert token.has_role(MINTER_ROLE, deployment.contracts["RewardDistributor"].address)
+
+
+def test_deploy_with_a_keystore_and_separate_admin(anvil_url: str, tmp_path: Path) -> None:
+    account = Account.create()
+    rpc(anvil_url, "anvil_setBalance", [account.address, hex(10**22)])
+    keystore = tmp_path / "keystore.json"
+    keystore.write_text(json.dumps(Account.encrypt(account.key, "pass phrase", iterations=2)))
+    admin = Account.create().address
+    out = tmp_path / "deployment.json"
+    done = _run(
+        ["chain", "deploy", "--rpc", anvil_url, "--key", f"keystore:{keystore}",
+         "--out", str(out), "--admin", admin],
+        env={KEYSTORE_PASSPHRASE_ENV: "pass phrase"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    w3 = connect(anvil_url)
+    deployment = Deployment.load(out)
+    for contract in (deployment.registry(w3), deployment.anchor(w3), deployment.token(w3)):
+        assert contract.has_role(bytes(32), admin)
+        assert not contract.has_role(bytes(32), account.address)
+
+
+def test_deploy_on_eth_tester_uses_a_prefunded_account(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "deployment.json"
+    assert main(["chain", "deploy", "--rpc", "eth-tester://", "--out", str(out)]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert Deployment.load(out).contracts["DataAnchor"].address == summary["DataAnchor"]
+
+
+def test_deploy_needs_a_key_for_a_real_node(
+    anvil_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["chain", "deploy", "--rpc", anvil_url, "--out", str(tmp_path / "d.json")]) == 1
+    assert "--key is required" in capsys.readouterr().err
+
+
+def test_unknown_scheme_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["chain", "deploy", "--rpc", "ws://x", "--out", str(tmp_path / "d.json")]) == 1
+    assert "unknown scheme 'ws'" in capsys.readouterr().err
+
+
+def test_compile_rebuilds_identical_artifacts(tmp_path: Path) -> None:
+    assert main(["chain", "compile", "--out", str(tmp_path)]) == 0
+    for name in CONTRACT_NAMES:
+        assert load_artifact(name, tmp_path).bytecode == load_artifact(name).bytecode
