@@ -1,0 +1,148 @@
+"""The FastAPI application: data endpoints under ``/v1``, ``/metrics``, the dashboard at ``/``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
+
+from aggregator.api.config import ApiConfig
+from aggregator.api.context import ApiContext
+from aggregator.api.errors import NotFoundError, ParameterError, UnavailableError
+from aggregator.api.routes import admin, devices, proofs, series
+from aggregator.api.sources import ApiSources
+from aggregator.errors import AggregatorError, AggregatorValueError
+from aggregator.series.base import SeriesUnavailableError
+from fieldproof import __version__
+
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _error(status: int, message: str, parameter: str | None = None) -> JSONResponse:
+    body: dict[str, str] = {"detail": message}
+    if parameter is not None:
+        body["parameter"] = parameter
+    return JSONResponse(body, status_code=status)
+
+
+def _install_handlers(app: FastAPI) -> None:
+    async def parameter(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ParameterError)
+        return _error(400, str(exc), exc.parameter)
+
+    async def invalid(_: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        messages = []
+        first: str | None = None
+        for error in exc.errors():
+            loc = [
+                str(part) for part in error.get("loc", ()) if part not in ("query", "path", "body")
+            ]
+            name = ".".join(loc) or "request"
+            first = first or name
+            messages.append(f"{name}: {error.get('msg', 'invalid')}")
+        return _error(422, "; ".join(messages), first)
+
+    async def not_found(_: Request, exc: Exception) -> Response:
+        return _error(404, str(exc))
+
+    async def unavailable(_: Request, exc: Exception) -> Response:
+        return _error(503, str(exc))
+
+    async def bad_value(_: Request, exc: Exception) -> Response:
+        return _error(400, str(exc))
+
+    async def failed(_: Request, exc: Exception) -> Response:
+        # A backend answered with an error (e.g. InfluxDB refused a query).
+        return _error(502, str(exc))
+
+    app.add_exception_handler(ParameterError, parameter)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(NotFoundError, not_found)
+    app.add_exception_handler(UnavailableError, unavailable)
+    app.add_exception_handler(SeriesUnavailableError, unavailable)
+    app.add_exception_handler(AggregatorValueError, bad_value)
+    app.add_exception_handler(AggregatorError, failed)
+
+
+def _gauges(context: ApiContext) -> dict[str, tuple[str, list[tuple[dict[str, str], float]]]]:
+    ledger = context.sources.ledger
+    statuses = context.directory.summaries()
+    return {
+        "fieldproof_ledger_reports": ("Reports in the ledger.", [({}, ledger.count_reports())]),
+        "fieldproof_devices": (
+            "Known devices by state.",
+            [
+                ({"state": state}, sum(1 for s in statuses if s["state"] == state))
+                for state in sorted({s["state"] for s in statuses})
+            ],
+        ),
+        "fieldproof_dead_letters": (
+            "Refused messages by reason.",
+            [({"reason": r}, n) for r, n in sorted(ledger.dead_letter_counts().items())],
+        ),
+    }
+
+
+def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
+    """The API over ``sources`` (read-only); mount it or serve it with :class:`ApiServer`."""
+    config = config or ApiConfig()  # type: ignore[call-arg]
+    context = ApiContext.build(sources, config)
+    app = FastAPI(
+        title="fieldproof aggregator API",
+        version=__version__,
+        description="Environmental and traffic series from signed device reports, with "
+        "Merkle proofs anchored on-chain and owners' rewards. Lists take `limit` (capped) "
+        "and `offset`; API keys go in `X-API-Key`.",
+    )
+    app.state.context = context
+    _install_handlers(app)
+
+    @app.middleware("http")
+    async def observe(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        began = time.perf_counter()
+        response = await call_next(request)
+        route = request.scope.get("route")
+        # The route's template, not the raw path, keeps the label set small.
+        name = getattr(route, "path", "unmatched")
+        context.metrics.observe(
+            name, request.method, response.status_code, time.perf_counter() - began
+        )
+        return response
+
+    for module in (devices, series, proofs, admin):
+        app.include_router(module.router)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> PlainTextResponse:
+        return PlainTextResponse(
+            context.metrics.render(_gauges(context)), media_type="text/plain; version=0.0.4"
+        )
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/info", tags=["info"], summary="What this API serves")
+    def info() -> dict[str, object]:
+        return {
+            "version": __version__,
+            "require_keys": config.require_keys,
+            "max_limit": config.max_limit,
+            "epochs": sources.anchors is not None,
+            "chain": sources.chain is not None,
+        }
+
+    @app.get("/", include_in_schema=False)
+    def dashboard() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app

@@ -1,0 +1,47 @@
+"""The API's config section: page sizes, API keys and their rate limits."""
+
+from __future__ import annotations
+
+from pydantic import Field, model_validator
+
+from fieldproof.config import ConfigModel
+
+
+class ApiKeyConfig(ConfigModel):
+    name: str = Field(description="Who holds the key (shown in logs and /metrics).")
+    key: str = Field(min_length=16, description="The secret (use ${secret:NAME}).")
+    rate_per_s: float = Field(10.0, gt=0, description="Sustained requests per second.")
+    burst: int = Field(20, ge=1, description="Requests allowed at once (bucket size).")
+    admin: bool = Field(False, description="May call the /v1/admin endpoints.")
+
+
+class ApiConfig(ConfigModel):
+    host: str = Field("127.0.0.1", description="Bind address.")
+    port: int = Field(8080, ge=0, le=65535, description="Port (0: any free port).")
+    require_keys: bool = Field(
+        False,
+        description="Researchers must send an API key (X-API-Key header); each key has its "
+        "own rate limit. Admin endpoints always need an admin key.",
+    )
+    keys: list[ApiKeyConfig] = Field(default_factory=list, description="API keys.")
+    anonymous_rate_per_s: float = Field(
+        20.0, gt=0, description="Rate limit per client address when no key is sent."
+    )
+    anonymous_burst: int = Field(40, ge=1, description="Bucket size for anonymous clients.")
+    max_limit: int = Field(10_000, ge=1, description="Largest page a list returns.")
+    default_limit: int = Field(1_000, ge=1, description="Page size when none is asked for.")
+    max_range_days: float = Field(
+        400.0, gt=0, description="Longest time range one series query may span."
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> ApiConfig:
+        if self.default_limit > self.max_limit:
+            raise ValueError("default_limit must not exceed max_limit")
+        names = [k.name for k in self.keys]
+        if len(set(names)) != len(names):
+            raise ValueError("keys: names must be unique")
+        secrets = [k.key for k in self.keys]
+        if len(set(secrets)) != len(secrets):
+            raise ValueError("keys: two entries share one secret")
+        return self

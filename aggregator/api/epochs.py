@@ -1,0 +1,164 @@
+"""Read-only views of closed epochs: which epoch holds a report, its proof, owners' rewards.
+
+Reads the anchorer's state (roots, counts, CIDs, transactions, cumulative totals) and the
+epoch bundles it wrote (``<cid>.json``, checked against their CID on read). Bundles are
+cached by CID: their content cannot change under the same name.
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aggregator.anchoring.bundle import EpochBundle, ipfs_uri, read_bundle
+from aggregator.anchoring.errors import AnchoringError
+from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
+from aggregator.api.errors import NotFoundError, UnavailableError
+from aggregator.rewards.epoch import load_tree
+from aggregator.rewards.errors import RewardValueError
+from fieldproof.verify import ReportProof
+
+
+@dataclass(frozen=True, slots=True)
+class RewardLine:
+    epoch: int
+    amount: int
+    cumulative: int
+    reward_tx: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """What ``claim(owner, cumulative, proof)`` needs, under the root of ``epoch``."""
+
+    epoch: int
+    root: bytes
+    cumulative: int
+    proof: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerRewards:
+    owner: str
+    lines: tuple[RewardLine, ...]
+    cumulative: int
+    claim: Claim | None
+
+
+def epoch_json(record: EpochRecord) -> dict[str, Any]:
+    return {
+        "epoch": record.epoch,
+        "start": record.start,
+        "end": record.end,
+        "status": record.status.value,
+        "count": record.count,
+        "root": None if record.root is None else "0x" + record.root.hex(),
+        "cid": record.cid,
+        "uri": None if record.cid is None else ipfs_uri(record.cid),
+        "anchor_tx": record.anchor_tx,
+        "reward_root": None if record.reward_root is None else "0x" + record.reward_root.hex(),
+        "reward_tx": record.reward_tx,
+    }
+
+
+class EpochIndex:
+    """Epochs, report proofs and rewards from the anchor state and the bundle directory."""
+
+    def __init__(self, state: AnchorState, bundle_dir: Path | None, *, cache: int = 8) -> None:
+        self.state = state
+        self.bundle_dir = bundle_dir
+        self._cache: OrderedDict[str, tuple[EpochBundle, dict[str, Any] | None]] = OrderedDict()
+        self._cache_size = cache
+        self._lock = threading.Lock()
+
+    def epochs(self) -> list[EpochRecord]:
+        return self.state.epochs()
+
+    def epoch(self, epoch: int) -> EpochRecord:
+        record = self.state.epoch(epoch)
+        if record is None:
+            raise NotFoundError(f"epoch {epoch} is not closed")
+        return record
+
+    def containing(self, received_at: float) -> EpochRecord | None:
+        """The closed epoch whose window holds ``received_at`` (epochs cover ledger
+        receive time), ``None`` while that epoch is still open."""
+        records = self.state.epochs()
+        index = bisect.bisect_right([r.start for r in records], received_at) - 1
+        if index >= 0 and records[index].start <= received_at < records[index].end:
+            return records[index]
+        return None
+
+    def bundle(self, record: EpochRecord) -> tuple[EpochBundle, dict[str, Any] | None]:
+        if record.cid is None:
+            raise NotFoundError(f"epoch {record.epoch} has no bundle (no reports)")
+        if self.bundle_dir is None:
+            raise UnavailableError("the API was started without the bundle directory")
+        with self._lock:
+            cached = self._cache.get(record.cid)
+            if cached is not None:
+                self._cache.move_to_end(record.cid)
+                return cached
+        try:
+            _, bundle, rewards = read_bundle(self.bundle_dir / f"{record.cid}.json")
+        except AnchoringError as exc:
+            raise UnavailableError(f"epoch {record.epoch}: {exc}") from exc
+        with self._lock:
+            self._cache[record.cid] = (bundle, rewards)
+            if len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return bundle, rewards
+
+    def proof(
+        self, device_id: bytes, seq: int, received_at: float
+    ) -> tuple[EpochRecord, ReportProof]:
+        record = self.containing(received_at)
+        if record is None:
+            raise NotFoundError(
+                f"report 0x{device_id.hex()} seq {seq} is not in a closed epoch yet; "
+                "its proof exists once its epoch closes"
+            )
+        bundle, _ = self.bundle(record)
+        try:
+            proof = bundle.proof(device_id, seq, ipfs_uri(record.cid or ""))
+        except AnchoringError as exc:
+            raise NotFoundError(str(exc)) from exc
+        return record, proof
+
+    def rewards(self, owner: str) -> OwnerRewards:
+        """``owner``'s amount per epoch, cumulative total and claim proof (latest root)."""
+        lines: list[RewardLine] = []
+        previous = 0
+        latest: EpochRecord | None = None
+        for record in self.state.epochs():
+            if record.cumulative is None:
+                continue
+            cumulative = int(record.cumulative.get(owner, 0))
+            if cumulative != previous:
+                lines.append(
+                    RewardLine(record.epoch, cumulative - previous, cumulative, record.reward_tx)
+                )
+            previous = cumulative
+            if record.status is EpochStatus.DONE and record.reward_root is not None:
+                latest = record
+        claim = None
+        if latest is not None and latest.cumulative and owner in latest.cumulative:
+            _, dump = self.bundle(latest)
+            try:
+                tree = None if dump is None else load_tree(dump)
+            except RewardValueError as exc:
+                raise UnavailableError(f"epoch {latest.epoch}: {exc}") from exc
+            if tree is not None and latest.reward_root is not None:
+                for index, (leaf_owner, amount) in tree.entries():
+                    if str(leaf_owner).lower() == owner.lower():
+                        claim = Claim(
+                            latest.epoch,
+                            latest.reward_root,
+                            int(amount),
+                            tuple(tree.get_proof(index)),
+                        )
+        return OwnerRewards(owner, tuple(lines), previous, claim)

@@ -1,0 +1,63 @@
+"""``/v1/devices``: location, owner, status, health and latest readings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+
+from aggregator.api.auth import researcher
+from aggregator.api.context import ApiContext, Ctx, paged
+from aggregator.api.devices import device_hex, record_json
+from aggregator.api.errors import NotFoundError
+from aggregator.api.params import parse_bbox, parse_device
+
+router = APIRouter(prefix="/v1", tags=["devices"], dependencies=[Depends(researcher)])
+
+
+def _owner(context: ApiContext, device_id: bytes) -> str | None:
+    chain = context.sources.chain
+    return None if chain is None else chain.owner_of(device_id)
+
+
+@router.get("/devices", summary="Devices with location, status and health")
+def list_devices(
+    *,
+    bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat"),
+    limit: int | None = Query(None, description="Page size (at most the configured maximum)."),
+    offset: int = Query(0, description="Items to skip."),
+    context: Ctx,
+) -> dict[str, Any]:
+    size, skip = context.page(limit, offset)
+    items = context.directory.summaries()
+    if bbox is not None:
+        west, south, east, north = parse_bbox(bbox)
+        items = [
+            item
+            for item in items
+            if item["location"] is not None
+            and west <= item["location"]["lon"] <= east
+            and south <= item["location"]["lat"] <= north
+        ]
+    page = paged(items, size, skip)
+    for item in page["items"]:
+        item["owner"] = _owner(context, bytes.fromhex(item["device"][2:]))
+    return page
+
+
+@router.get("/devices/{device}", summary="One device and its latest readings")
+def get_device(*, device: str, context: Ctx) -> dict[str, Any]:
+    device_id = parse_device(device)
+    summary = context.directory.summary(device_id)
+    if summary is None:
+        raise NotFoundError(f"device {device_hex(device_id)} is unknown")
+    summary["owner"] = _owner(context, device_id)
+    latest, records = context.directory.latest_records(device_id)
+    summary["latest_report"] = latest
+    summary["readings"] = [record_json(r) for r in records]
+    return summary
+
+
+@router.get("/catalog", summary="Record names in the devices' newest reports")
+def catalog(*, context: Ctx) -> dict[str, Any]:
+    return {"metrics": context.directory.catalogue()}

@@ -1,0 +1,176 @@
+"""Reports, their proofs and verification; epochs and owners' rewards."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Annotated, Any
+
+from eth_utils.address import is_address, to_checksum_address
+from fastapi import APIRouter, Body, Depends, Query
+
+from aggregator.api.auth import researcher
+from aggregator.api.context import ApiContext, Ctx, paged
+from aggregator.api.devices import device_hex, record_json
+from aggregator.api.epochs import epoch_json
+from aggregator.api.errors import NotFoundError, ParameterError
+from aggregator.api.params import parse_device
+from aggregator.ledger.models import StoredReport
+from fieldproof.errors import FieldproofError
+from fieldproof.verify import ReportProof, Step, all_ok, verify
+from fieldproof.wire import decode_report
+
+router = APIRouter(prefix="/v1", tags=["proofs"], dependencies=[Depends(researcher)])
+
+
+def _stored(context: ApiContext, device: str, seq: int) -> StoredReport:
+    device_id = parse_device(device)
+    if seq < 0:
+        raise ParameterError("seq", "must not be negative")
+    stored = context.sources.ledger.report(device_id, seq)
+    if stored is None:
+        raise NotFoundError(f"no report {device_hex(device_id)} seq {seq}")
+    return stored
+
+
+@router.get("/reports/{device}/{seq}", summary="A stored report: raw COSE and decoded")
+def get_report(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
+    stored = _stored(context, device, seq)
+    signed = decode_report(stored.raw)
+    report = signed.report
+    return {
+        "device": device_hex(stored.device_id),
+        "seq": stored.seq,
+        "received_at": stored.received_at,
+        "cose": base64.b64encode(stored.raw).decode("ascii"),
+        "decoded": {
+            "version": report.version,
+            "device": device_hex(report.device_id),
+            "seq": report.seq,
+            "start": report.start,
+            "end": report.end,
+            "model": None
+            if report.model is None
+            else {
+                "id": report.model.model_id,
+                "sha256_prefix": report.model.sha256_prefix.hex(),
+            },
+            "kid": "0x" + signed.kid.hex(),
+            "signature": "0x" + signed.signature.hex(),
+            "records": [record_json(r) for r in report.records],
+        },
+    }
+
+
+@router.get("/proofs/{device}/{seq}", summary="A report's Merkle proof and its anchor")
+def get_proof(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
+    stored = _stored(context, device, seq)
+    record, proof = context.epochs.proof(stored.device_id, stored.seq, stored.received_at)
+    return {
+        **proof.to_json(),
+        "status": record.status.value,
+        "anchor_tx": record.anchor_tx,
+        "cid": record.cid,
+    }
+
+
+def _steps(steps: list[Step], epoch: int | None) -> dict[str, Any]:
+    return {
+        "ok": all_ok(steps),
+        "epoch": epoch,
+        "steps": [{"name": s.name, "ok": s.ok, "detail": s.detail} for s in steps],
+    }
+
+
+@router.get("/verify/{device}/{seq}", summary="Run fieldproof verify on a stored report")
+def verify_stored(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
+    stored = _stored(context, device, seq)
+    _, proof = context.epochs.proof(stored.device_id, stored.seq, stored.received_at)
+    return _steps(verify(stored.raw, proof, context.chain), proof.epoch)
+
+
+@router.post("/verify", summary="Verify a report and proof you hold (e.g. a modified copy)")
+def verify_given(
+    *,
+    report: Annotated[str, Body(description="The report's COSE bytes, base64.")],
+    proof: Annotated[dict[str, Any], Body(description="The proof as /v1/proofs returns it.")],
+    context: Ctx,
+) -> dict[str, Any]:
+    try:
+        raw = base64.b64decode(report, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ParameterError("report", "not base64") from exc
+    if not raw:
+        raise ParameterError("report", "is empty")
+    try:
+        parsed = ReportProof.from_json(proof)
+    except FieldproofError as exc:
+        raise ParameterError("proof", str(exc)) from exc
+    return _steps(verify(raw, parsed, context.chain), parsed.epoch)
+
+
+@router.get("/epochs", summary="Closed epochs: root, count, anchor transaction, bundle CID")
+def list_epochs(
+    *,
+    order: str = Query("desc", description="asc or desc (by epoch)."),
+    limit: int | None = Query(None, description="Page size."),
+    offset: int = Query(0, description="Epochs to skip."),
+    context: Ctx,
+) -> dict[str, Any]:
+    if order not in ("asc", "desc"):
+        raise ParameterError("order", f"expected asc or desc, got {order!r}")
+    size, skip = context.page(limit, offset)
+    records = context.epochs.epochs()
+    if order == "desc":
+        records.reverse()
+    return paged([epoch_json(r) for r in records], size, skip)
+
+
+@router.get("/epochs/{epoch}", summary="One closed epoch")
+def get_epoch(*, epoch: int, context: Ctx) -> dict[str, Any]:
+    if epoch < 0:
+        raise ParameterError("epoch", "must not be negative")
+    return epoch_json(context.epochs.epoch(epoch))
+
+
+@router.get("/rewards/{owner}", summary="An owner's rewards per epoch, claimed, and claim proof")
+def rewards(
+    *,
+    owner: str,
+    limit: int | None = Query(None, description="Page size (of the per-epoch lines)."),
+    offset: int = Query(0, description="Lines to skip."),
+    context: Ctx,
+) -> dict[str, Any]:
+    if not is_address(owner):
+        raise ParameterError("owner", f"not an address: {owner!r}")
+    size, skip = context.page(limit, offset)
+    address = str(to_checksum_address(owner))
+    found = context.epochs.rewards(address)
+    claimed = None if context.sources.chain is None else context.sources.chain.claimed(address)
+    lines = [
+        {
+            "epoch": line.epoch,
+            "amount": str(line.amount),
+            "cumulative": str(line.cumulative),
+            "reward_tx": line.reward_tx,
+        }
+        for line in found.lines
+    ]
+    claim = found.claim
+    return {
+        "owner": address,
+        "cumulative": str(found.cumulative),
+        "claimed": None if claimed is None else str(claimed),
+        "claimable": None
+        if claimed is None or claim is None
+        else str(max(0, claim.cumulative - claimed)),
+        "claim": None
+        if claim is None
+        else {
+            "epoch": claim.epoch,
+            "root": "0x" + claim.root.hex(),
+            "cumulative": str(claim.cumulative),
+            "proof": list(claim.proof),
+        },
+        "epochs": paged(lines, size, skip),
+    }

@@ -1,0 +1,244 @@
+"""``/v1/series``, ``/v1/traffic`` and ``/v1/export`` (streamed CSV or Parquet)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from aggregator.api.auth import researcher
+from aggregator.api.context import ApiContext, Ctx
+from aggregator.api.devices import traffic_names
+from aggregator.api.errors import ParameterError
+from aggregator.api.export import EXPORT_FORMATS, csv_chunks, parquet_chunks
+from aggregator.api.params import (
+    parse_agg,
+    parse_bbox,
+    parse_devices,
+    parse_duration,
+    parse_range,
+)
+from aggregator.series.base import Aggregate
+from aggregator.series.points import SeriesPoint, series_key
+
+router = APIRouter(prefix="/v1", tags=["series"], dependencies=[Depends(researcher)])
+
+MAX_NAME = 200
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesQuery:
+    metric: str
+    devices: list[str] | None
+    start: float
+    end: float
+    every: int | None
+    agg: Aggregate | None
+
+    def run(
+        self, context: ApiContext, start: float | None = None, end: float | None = None
+    ) -> list[SeriesPoint]:
+        return context.sources.series.series(
+            self.metric,
+            self.devices,
+            self.start if start is None else start,
+            self.end if end is None else end,
+            every=self.every,
+            agg=self.agg,
+        )
+
+    def echo(self) -> dict[str, Any]:
+        return {
+            "metric": self.metric,
+            "start": self.start,
+            "end": self.end,
+            "every": self.every,
+            "agg": self.agg,
+        }
+
+
+def check_metric(metric: str) -> str:
+    name = metric.strip()
+    if not name or len(name) > MAX_NAME or any(ord(ch) < 32 for ch in name):
+        raise ParameterError(
+            "metric", f"expected a record name of 1..{MAX_NAME} printable characters"
+        )
+    if any(not part for part in name.split("/")):
+        raise ParameterError("metric", f"empty path segment in {metric!r}")
+    return name
+
+
+def resolve_devices(context: ApiContext, device: list[str], bbox: str | None) -> list[str] | None:
+    """The device filter: the ids given, those inside ``bbox``, both (intersection), or
+    ``None`` for every device."""
+    chosen: list[str] | None = None
+    if device:
+        chosen = ["0x" + d.hex() for d in parse_devices(device)]
+    if bbox is not None:
+        west, south, east, north = parse_bbox(bbox)
+        inside = [
+            item["device"]
+            for item in context.directory.summaries()
+            if item["location"] is not None
+            and west <= item["location"]["lon"] <= east
+            and south <= item["location"]["lat"] <= north
+        ]
+        chosen = inside if chosen is None else [d for d in chosen if d in set(inside)]
+    return chosen
+
+
+def build_query(
+    context: ApiContext,
+    *,
+    metric: str,
+    device: list[str],
+    bbox: str | None,
+    start: str,
+    end: str,
+    every: str | None,
+    agg: str | None,
+) -> SeriesQuery:
+    name = check_metric(metric)
+    t0, t1 = parse_range(start, end, context.config.max_range_days)
+    bucket = None if every is None else parse_duration(every, "every")
+    return SeriesQuery(
+        name, resolve_devices(context, device, bbox), t0, t1, bucket, parse_agg(agg, bucket)
+    )
+
+
+_DEVICE = Query([], description="Device id (0x-hex); repeat or comma-separate for several.")
+_BBOX = Query(None, description="min_lon,min_lat,max_lon,max_lat")
+_START = Query(..., description="Unix seconds or ISO 8601 (inclusive).")
+_END = Query(..., description="Unix seconds or ISO 8601 (exclusive).")
+_EVERY = Query(None, description="Bucket length (60s, 15m, 1h, 1d); aggregates per bucket.")
+_AGG = Query(None, description="mean, min, max, sum or count (with every; default mean).")
+
+
+@router.get("/series", summary="One metric's points or bucket aggregates")
+def series(
+    *,
+    metric: str = Query(..., description="Record name, e.g. temp or bme280/temp."),
+    device: list[str] = _DEVICE,
+    bbox: str | None = _BBOX,
+    start: str = _START,
+    end: str = _END,
+    every: str | None = _EVERY,
+    agg: str | None = _AGG,
+    limit: int | None = Query(None, description="Page size."),
+    offset: int = Query(0, description="Points to skip."),
+    context: Ctx,
+) -> dict[str, Any]:
+    size, skip = context.page(limit, offset)
+    query = build_query(
+        context, metric=metric, device=device, bbox=bbox, start=start, end=end, every=every, agg=agg
+    )
+    points = query.run(context)
+    chunk = points[skip : skip + size]
+    return {
+        **query.echo(),
+        "points": [{"device": p.device, "time": p.time, "value": p.value} for p in chunk],
+        "total": len(points),
+        "offset": skip,
+        "next_offset": skip + size if skip + size < len(points) else None,
+    }
+
+
+@router.get("/traffic", summary="Traffic counts per line, class and direction")
+def traffic(
+    *,
+    line: str | None = Query(None, description="Counting line name."),
+    cls: str | None = Query(None, alias="class", description="Object class (car, person…)."),
+    direction: str | None = Query(None, description="in or out."),
+    device: list[str] = _DEVICE,
+    bbox: str | None = _BBOX,
+    start: str = _START,
+    end: str = _END,
+    every: str = Query("1h", description="Bucket length (counts are summed per bucket)."),
+    limit: int | None = Query(None, description="Page size."),
+    offset: int = Query(0, description="Rows to skip."),
+    context: Ctx,
+) -> dict[str, Any]:
+    size, skip = context.page(limit, offset)
+    if direction is not None and direction not in ("in", "out"):
+        raise ParameterError("direction", f"expected in or out, got {direction!r}")
+    for parameter, value in (("line", line), ("class", cls)):
+        if value is not None and (not value or "/" in value):
+            raise ParameterError(parameter, "must be a non-empty name without '/'")
+    t0, t1 = parse_range(start, end, context.config.max_range_days)
+    bucket = parse_duration(every, "every")
+    devices = resolve_devices(context, device, bbox)
+    if line is not None and cls is not None and direction is not None:
+        names = [f"{line}/{cls}/{direction}"]
+    else:
+        names = traffic_names(context.directory.catalogue(), line, cls, direction)
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        tags = dict(series_key(name)[1])
+        for p in context.sources.series.series(name, devices, t0, t1, every=bucket, agg="sum"):
+            rows.append(
+                {
+                    "device": p.device,
+                    "line": tags["line"],
+                    "class": tags["class"],
+                    "direction": tags["direction"],
+                    "time": p.time,
+                    "value": p.value,
+                }
+            )
+    rows.sort(key=lambda r: (r["time"], r["device"], r["line"], r["class"], r["direction"]))
+    return {
+        "start": t0,
+        "end": t1,
+        "every": bucket,
+        "rows": rows[skip : skip + size],
+        "total": len(rows),
+        "offset": skip,
+        "next_offset": skip + size if skip + size < len(rows) else None,
+    }
+
+
+@router.get("/export", summary="Streamed CSV or Parquet of a series query")
+def export(
+    *,
+    metric: str = Query(..., description="Record name."),
+    format: str = Query("csv", description="csv or parquet."),
+    device: list[str] = _DEVICE,
+    bbox: str | None = _BBOX,
+    start: str = _START,
+    end: str = _END,
+    every: str | None = _EVERY,
+    agg: str | None = _AGG,
+    context: Ctx,
+) -> StreamingResponse:
+    if format not in EXPORT_FORMATS:
+        raise ParameterError(
+            "format", f"expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}"
+        )
+    query = build_query(
+        context, metric=metric, device=device, bbox=bbox, start=start, end=end, every=every, agg=agg
+    )
+
+    def pages() -> Iterator[list[SeriesPoint]]:
+        span = 86_400.0
+        t = query.start
+        if query.every is not None:
+            # Windows hold whole buckets, so no bucket is split over two rows.
+            span = max(span // query.every, 1) * query.every
+            t = query.start // query.every * query.every
+        while t < query.end:
+            yield query.run(context, max(t, query.start), min(t + span, query.end))
+            t += span
+
+    filename = f"{query.metric.replace('/', '_')}.{format}"
+    if format == "csv":
+        body, media = csv_chunks(query.metric, pages()), "text/csv"
+    else:
+        body, media = parquet_chunks(query.metric, pages()), "application/vnd.apache.parquet"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
