@@ -107,7 +107,8 @@ def test_sigkill_restart_continues_and_replays(tmp_path: Path, broker: Mosquitto
         # The sequence continues where the killed process committed its last report.
         assert after[0] > before[-1]
         assert after == list(range(after[0], after[0] + 100))
-        assert after[0] - before[-1] <= 1  # at most one committed-but-unprinted report
+        # At most one report was committed but not yet printed when the kill landed.
+        assert after[0] - before[-1] <= 2
         last = after[-1]
         assert collector.wait_for(last, 30), f"got {len(collector.seqs())} of {last}"
     finally:
