@@ -71,6 +71,7 @@ class AnchorSettings:
     emission: int = 1000 * 10**18
     lease_seconds: float = 30.0
     holder: str = "anchorer"
+    first_epoch: int | None = None  # default: the epoch in progress at the first start
     params: ScoringParams = field(default=DEFAULT_PARAMS)
 
     def __post_init__(self) -> None:
@@ -134,7 +135,11 @@ class EpochAnchorer:
         last = self.state.last_epoch()
         if last is not None and not last.status.finished:
             outcomes.append(self._finish(last))
-        next_epoch = self.state.first_epoch(self.epoch_of(now)) if last is None else last.epoch + 1
+        if last is None:
+            first = self.settings.first_epoch
+            next_epoch = self.state.first_epoch(self.epoch_of(now) if first is None else first)
+        else:
+            next_epoch = last.epoch + 1
         while self.window(next_epoch)[1] + self.settings.grace_seconds <= now:
             # A long pause may let the lease lapse: renew it before every epoch so that a
             # second process that took over is noticed before we send anything.

@@ -12,7 +12,7 @@ import importlib
 
 from fieldproof.cli import group_parser
 
-COMMAND_MODULES: tuple[str, ...] = ("aggregator.cli.ingest",)
+COMMAND_MODULES: tuple[str, ...] = ("aggregator.cli.ingest", "aggregator.cli.trust")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,0 +1,261 @@
+"""Commands that let anyone check the aggregator: ``fieldproof verify``, ``fieldproof rewards``,
+and, for the operator, ``fieldproof aggregator anchor`` / ``proof``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from fieldproof.cli import group_parser
+from fieldproof.errors import FieldproofValueError
+
+OK_MARK = "\u2714"
+FAIL_MARK = "\u2718"
+KEY_HELP = (
+    "transaction key source: keystore:PATH or env:VARNAME "
+    "(the account needs the anchorer and distributor roles)"
+)
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = subparsers.add_parser(
+        "verify",
+        help="Verify a report end to end against the chain.",
+        description="Check that a report is signed by its device's registered key, that the "
+        "proof places it in its epoch's Merkle tree, that the tree's root is the one "
+        "anchored on-chain for that epoch, and that the device was registered at the time. "
+        "Prints each step; exits 0 only if all hold.",
+    )
+    verify.add_argument("--report", required=True, type=Path, help="report file (COSE_Sign1)")
+    verify.add_argument("--proof", required=True, type=Path, help="proof file (JSON)")
+    verify.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
+    verify.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    verify.set_defaults(handler=_verify)
+
+    rewards = group_parser(subparsers, "rewards", "Re-check reward epochs and get claim proofs.")
+    score = rewards.add_parser(
+        "score",
+        help="Re-run the reward scoring of an epoch bundle.",
+        description="Re-score an epoch bundle from its reports and the inputs it records; "
+        "exits 0 only if the result equals the recorded reward root.",
+    )
+    score.add_argument("bundle", type=Path, help="epoch bundle (<cid>.json)")
+    score.add_argument("--json", action="store_true", help="print one JSON object")
+    score.set_defaults(handler=_score)
+    claim = rewards.add_parser(
+        "proof",
+        help="Print an owner's claim (cumulative amount and proof) from an epoch bundle.",
+        description="The cumulative amount and Merkle proof RewardDistributor.claim needs.",
+    )
+    claim.add_argument("bundle", type=Path, help="epoch bundle (<cid>.json)")
+    claim.add_argument("--owner", required=True, help="owner address")
+    claim.set_defaults(handler=_claim)
+
+
+def register_aggregator(
+    aggregator: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> None:
+    proof = aggregator.add_parser(
+        "proof",
+        help="Write a report and its proof from an epoch bundle.",
+        description="Extract the report (device, seq) and its Merkle proof from an epoch "
+        "bundle, as the files `fieldproof verify` reads.",
+    )
+    proof.add_argument("bundle", type=Path, help="epoch bundle (<cid>.json)")
+    proof.add_argument("--device", required=True, help="device id (0x + 64 hex digits)")
+    proof.add_argument("--seq", required=True, type=int, help="sequence number")
+    proof.add_argument("--report-out", required=True, type=Path, help="report file to write")
+    proof.add_argument("--proof-out", required=True, type=Path, help="proof file to write")
+    proof.set_defaults(handler=_proof)
+
+    anchor = aggregator.add_parser(
+        "anchor",
+        help="Close epochs of the ledger and anchor them on-chain.",
+        description="Close fixed-length epochs of ledger receive time, write their bundles, "
+        "anchor each root in DataAnchor and publish rewards in RewardDistributor. Only the "
+        "holder of the lease in the state database anchors; safe to stop and restart.",
+    )
+    anchor.add_argument(
+        "--ledger", required=True, help="ledger URL (sqlite:///… or postgresql://…)"
+    )
+    anchor.add_argument("--state", required=True, help="anchor state URL (sqlite:///PATH)")
+    anchor.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
+    anchor.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    anchor.add_argument("--key", required=True, help=KEY_HELP)
+    anchor.add_argument("--bundle-dir", required=True, type=Path, help="where bundles go")
+    anchor.add_argument("--epoch-seconds", type=int, default=3600, help="epoch length (s)")
+    anchor.add_argument("--genesis", type=int, default=0, help="Unix time of epoch 0's start")
+    anchor.add_argument(
+        "--emission", type=int, default=1000 * 10**18, help="reward token units per epoch"
+    )
+    anchor.add_argument(
+        "--first-epoch",
+        type=int,
+        help="first epoch to anchor on the very first start (default: the current one)",
+    )
+    anchor.add_argument("--holder", default="anchorer", help="name of this process in the lease")
+    anchor.add_argument("--once", action="store_true", help="one tick, then exit")
+    anchor.add_argument("--interval", type=float, default=1.0, help="seconds between ticks")
+    anchor.set_defaults(handler=_anchor)
+
+
+def _read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FieldproofValueError(f"{what} {path}: {exc.strerror}") from exc
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from fieldproof.chain.backends import connect
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.verify import ContractView, ReportProof, all_ok, verify
+
+    raw = _read_bytes(args.report, "report")
+    proof = ReportProof.loads(_read_bytes(args.proof, "proof").decode("utf-8", "replace"))
+    deployment = Deployment.load(args.deployment)
+    w3 = connect(args.rpc)
+    if int(w3.eth.chain_id) != deployment.chain_id:
+        raise FieldproofValueError(
+            f"{args.rpc} is chain {w3.eth.chain_id}, the deployment is on {deployment.chain_id}"
+        )
+    steps = verify(raw, proof, ContractView(deployment.registry(w3), deployment.anchor(w3)))
+    for step in steps:
+        print(f"{OK_MARK if step.ok else FAIL_MARK} {step.name}: {step.detail}")
+    ok = all_ok(steps)
+    print("verified" if ok else "NOT verified")
+    return 0 if ok else 1
+
+
+def _score(args: argparse.Namespace) -> int:
+    from aggregator.anchoring.bundle import read_bundle
+    from aggregator.rewards.epoch import rescore
+
+    cid, bundle, dump = read_bundle(args.bundle)
+    if dump is None:
+        raise FieldproofValueError(f"bundle {args.bundle}: it records no rewards")
+    rewards = rescore(bundle, dump)
+    recorded = dump.get("root")
+    computed = None if rewards.root is None else "0x" + rewards.root.hex()
+    ok = computed == recorded
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "cid": cid,
+                    "epoch": bundle.epoch,
+                    "recorded": recorded,
+                    "computed": computed,
+                    "match": ok,
+                    "rewards": rewards.to_json(),
+                }
+            )
+        )
+    else:
+        print(
+            f"epoch {bundle.epoch} ({cid}): {len(rewards.scores)} devices, "
+            f"{len(rewards.amounts)} owners paid, dust {rewards.dust}"
+        )
+        for score in rewards.scores:
+            owner = rewards.owners.get(score.device_id, "-")
+            print(
+                f"  0x{score.device_id.hex()} owner {owner} uptime {score.uptime_ppm / 1e4:.2f}% "
+                f"quality {score.quality_ppm / 1e4:.2f}% agreement "
+                f"{score.agreement_ppm / 1e4:.2f}% weight {score.weight}"
+            )
+        print(
+            f"{OK_MARK if ok else FAIL_MARK} reward root {computed} "
+            f"{'equals' if ok else 'differs from'} the recorded {recorded}"
+        )
+    return 0 if ok else 1
+
+
+def _claim(args: argparse.Namespace) -> int:
+    from aggregator.anchoring.bundle import read_bundle
+    from aggregator.rewards.epoch import checksum, load_tree
+
+    _, bundle, dump = read_bundle(args.bundle)
+    tree = None if dump is None else load_tree(dump)
+    if tree is None:
+        raise FieldproofValueError(f"bundle {args.bundle}: it records no reward tree")
+    owner = checksum(args.owner)
+    for index, (address, cumulative) in tree.entries():
+        if address == owner:
+            out: dict[str, Any] = {
+                "epoch": bundle.epoch,
+                "root": tree.root,
+                "owner": owner,
+                "cumulative": str(cumulative),
+                "proof": tree.get_proof(index),
+            }
+            print(json.dumps(out, indent=2))
+            return 0
+    raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
+
+
+def _proof(args: argparse.Namespace) -> int:
+    from aggregator.anchoring.bundle import ipfs_uri, read_bundle
+    from fieldproof.identity import parse_device_id
+
+    cid, bundle, _ = read_bundle(args.bundle)
+    device_id = parse_device_id(args.device)
+    proof = bundle.proof(device_id, args.seq, ipfs_uri(cid))
+    report = bundle.reports[bundle.index_of(device_id, args.seq)]
+    args.report_out.write_bytes(report.raw)
+    args.proof_out.write_text(proof.dumps())
+    print(f"epoch {bundle.epoch}: report -> {args.report_out}, proof -> {args.proof_out}")
+    return 0
+
+
+def _anchor(args: argparse.Namespace) -> int:
+    from aggregator.anchoring.chain import ContractChain
+    from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
+    from aggregator.anchoring.state import AnchorState
+    from aggregator.ledger import open_ledger
+    from fieldproof.chain.backends import connect
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.chain.keysource import load_account
+    from fieldproof.chain.sender import Sender
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    deployment = Deployment.load(args.deployment)
+    w3 = connect(args.rpc)
+    sender = Sender(w3, load_account(args.key))
+    chain = ContractChain(
+        deployment.anchor(w3, sender), deployment.distributor(w3, sender), deployment.registry(w3)
+    )
+    settings = AnchorSettings(
+        bundle_dir=args.bundle_dir,
+        epoch_seconds=args.epoch_seconds,
+        genesis=args.genesis,
+        emission=args.emission,
+        holder=args.holder,
+        first_epoch=args.first_epoch,
+    )
+    ledger = open_ledger(args.ledger)
+    state = AnchorState(args.state)
+    anchorer = EpochAnchorer(settings, ledger, chain, state)
+    try:
+        if args.once:
+            for outcome in anchorer.tick():
+                print(
+                    f"epoch {outcome.epoch}: {outcome.status.value}, {outcome.count} reports, "
+                    f"cid {outcome.cid}",
+                    file=sys.stdout,
+                )
+            return 0
+        stop = threading.Event()
+        try:
+            anchorer.run(stop, args.interval)
+        except KeyboardInterrupt:
+            stop.set()
+        return 0
+    finally:
+        state.close()
+        ledger.close()

@@ -1,0 +1,89 @@
+"""The operator and researcher commands against anvil and a real SQLite ledger:
+``aggregator anchor`` → ``aggregator proof`` → ``verify``; ``rewards score`` / ``proof`` → claim."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from eth_hash.auto import keccak
+
+from aggregator.ledger import Batch, IncomingReport, open_ledger
+from fieldproof.chain.bindings import DISTRIBUTOR_ROLE
+from fieldproof.cli import main
+from tests.aggregator.anchoring.chainenv import ADMIN, ANCHORER, OWNER_A, OWNER_B, make_env
+from tests.aggregator.anchoring.reports import KEYS, signed
+
+EPOCH = 60
+
+
+def test_anchor_prove_verify_and_claim_from_the_command_line(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    env = make_env("anvil", request)
+    registered = max(env.register(KEYS[0], OWNER_A), env.register(KEYS[1], OWNER_B))
+    # One operator key anchors and publishes rewards.
+    env.deployment.distributor(env.w3, env.senders[ADMIN]).grant_role(
+        DISTRIBUTOR_ROLE, env.address(ANCHORER)
+    )
+    monkeypatch.setenv("FP_TEST_ANCHOR_KEY", env.accounts[ANCHORER].key.hex())
+    deployment = tmp_path / "deployment.json"
+    env.deployment.save(deployment)
+
+    # Epochs 0..3 have ended; 4 has half a minute to go, so the second run closes nothing.
+    genesis = int(time.time()) - 5 * EPOCH + 30
+    ledger_url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    ledger = open_ledger(ledger_url)
+    batch = Batch()
+    for device in (0, 1):
+        for seq in (1, 2):
+            report = signed(KEYS[device], seq, registered + 30 * seq, 30)
+            batch.reports.append(
+                IncomingReport(
+                    report.device_id, seq, genesis + 5 + seq, 0, 0, report.raw, keccak(report.raw)
+                )
+            )
+    ledger.write_batch(batch)
+    ledger.close()
+
+    bundles = tmp_path / "bundles"
+    anchor = ["aggregator", "anchor", "--ledger", ledger_url, "--rpc", env.url]
+    anchor += ["--state", f"sqlite:///{tmp_path / 'anchor.db'}", "--deployment", str(deployment)]
+    anchor += ["--key", "env:FP_TEST_ANCHOR_KEY", "--bundle-dir", str(bundles)]
+    anchor += ["--epoch-seconds", str(EPOCH), "--genesis", str(genesis)]
+    anchor += ["--first-epoch", "0", "--emission", "1000", "--once"]
+    assert main(anchor) == 0
+    captured = capsys.readouterr()
+    lines = captured.out.splitlines()
+    assert lines[0].startswith("epoch 0: done, 4 reports, cid b")
+    assert [line.split(":")[0] for line in lines] == [f"epoch {e}" for e in range(4)]
+    assert all("empty" in line for line in lines[1:])
+    (bundle,) = bundles.glob("*.json")
+    assert lines[0].endswith(bundle.stem)
+    # Run again: nothing left to anchor, nothing anchored twice.
+    assert main(anchor) == 0
+    assert capsys.readouterr().out == ""
+    assert len(env.anchor.contract.events.Anchored.get_logs(from_block=0)) == 1
+
+    report, proof = tmp_path / "report.cose", tmp_path / "proof.json"
+    device = "0x" + KEYS[1].device_id.hex()
+    extract = ["aggregator", "proof", str(bundle), "--device", device, "--seq", "2"]
+    assert main([*extract, "--report-out", str(report), "--proof-out", str(proof)]) == 0
+    capsys.readouterr()
+    verify = ["verify", "--report", str(report), "--proof", str(proof), "--rpc", env.url]
+    assert main([*verify, "--deployment", str(deployment)]) == 0
+    assert capsys.readouterr().out.count("\u2714") == 4
+
+    assert main(["rewards", "score", str(bundle)]) == 0
+    assert "equals the recorded" in capsys.readouterr().out
+    owner = env.address(OWNER_B)
+    assert main(["rewards", "proof", str(bundle), "--owner", owner]) == 0
+    claim = json.loads(capsys.readouterr().out)
+    assert int(claim["cumulative"]) == 500
+    env.distributor.claim(owner, int(claim["cumulative"]), claim["proof"])
+    assert env.token.balance_of(owner) == 500
