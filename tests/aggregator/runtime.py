@@ -100,3 +100,22 @@ def wait_for(check: Any, timeout: float, what: str) -> None:
             return
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def await_subscription(
+    port: int, probe: tuple[str, bytes], arrived: Any, timeout: float = 30
+) -> None:
+    """Publish ``probe`` until ``arrived()``: proves a subscriber (and its session) exists.
+
+    A message published before the subscription is made reaches nobody; the copies sent
+    after the first one is stored are duplicates and are acknowledged as such.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        publish_all(port, [probe])
+        step = time.monotonic() + 1.0
+        while time.monotonic() < step:
+            if arrived():
+                return
+            time.sleep(0.05)
+    raise AssertionError(f"no subscriber took the probe within {timeout} s")
