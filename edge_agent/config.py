@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from edge_agent.detectors.config import DetectorConfig
 from edge_agent.health.config import HealthConfig
 from edge_agent.link.config import LinkConfig
 from edge_agent.outbox.config import OutboxConfig
@@ -42,6 +43,9 @@ class AgentConfig(ConfigModel):
         description="Start values of the settings a signed remote config can change.",
     )
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras to run.")
+    detector: DetectorConfig | None = Field(
+        default=None, description="Object detector for the cameras; None: NanoDet-m (shipped)."
+    )
 
     @model_validator(mode="after")
     def _verify_camera_names(self) -> AgentConfig:

@@ -11,7 +11,7 @@ import importlib
 
 from fieldproof.cli import group_parser
 
-COMMAND_MODULES: tuple[str, ...] = ("edge_agent.cli.perception",)
+COMMAND_MODULES: tuple[str, ...] = ("edge_agent.cli.perception", "edge_agent.cli.operations")
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

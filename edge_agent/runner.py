@@ -1,0 +1,218 @@
+"""``fieldproof agent run``: the agent plus one perception worker per camera.
+
+Each camera worker turns frames into interval summaries and hands their records to
+:meth:`Agent.submit`; it also fills the health stats (fps, dropped frames, connection
+state, inference time). A model update is warmed up on a fresh detector before any
+worker switches to it; a camera change from a signed remote config restarts the workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+
+import numpy as np
+
+from edge_agent.agent import Agent
+from edge_agent.config import AgentConfig, load_agent_config
+from edge_agent.detectors.types import Detector
+from edge_agent.health.stats import StatsRegistry
+from edge_agent.sources.config import CameraConfig
+from edge_agent.sources.events import Frame, Offline
+from fieldproof.identity import DeviceKey, load_key
+from fieldproof.wire import ModelRef
+
+log = logging.getLogger(__name__)
+
+STATS_EVERY_S = 1.0
+WARM_UP_SHAPE = (480, 640, 3)
+
+
+def model_ref(detector: Detector) -> ModelRef:
+    return ModelRef(model_id=detector.model_id, sha256_prefix=bytes.fromhex(detector.sha256)[:8])
+
+
+class CameraWorker:
+    """One camera's perception loop in its own thread."""
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        detector: Callable[[], Detector],
+        agent: Agent,
+        stats: StatsRegistry,
+    ) -> None:
+        self.camera = camera
+        self._detector = detector
+        self._agent = agent
+        self._stats = stats
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"camera-{camera.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        from edge_agent.pipeline import PerceptionPipeline
+        from edge_agent.sources import open_camera
+
+        source = open_camera(self.camera, stop=self._stop)
+        detector = self._detector()
+        pipeline = PerceptionPipeline(self.camera, detector)
+        last_frames, last_detect, last_processed = 0, 0.0, 0
+        last_at = time.monotonic()
+        connected = False
+        try:
+            for event in source.events():
+                if self._stop.is_set():
+                    break
+                current = self._detector()
+                if current is not detector:
+                    detector = current
+                    pipeline.detector = current
+                connected = isinstance(event, Frame)
+                for summary in pipeline.process(event):
+                    self._agent.submit(
+                        int(summary.start), int(summary.end), summary.records(), model_ref(detector)
+                    )
+                now = time.monotonic()
+                if now - last_at >= STATS_EVERY_S or isinstance(event, Offline):
+                    timings = pipeline.timings
+                    processed = timings.processed - last_processed
+                    if processed:
+                        ms = 1000.0 * (timings.detect_s - last_detect) / processed
+                        self._stats.report_inference_ms(ms)
+                    self._stats.report_camera(
+                        self.camera.name,
+                        fps=(timings.frames - last_frames) / max(now - last_at, 1e-9),
+                        dropped_frames=source.stats.dropped,
+                        connected=connected,
+                    )
+                    last_frames, last_detect = timings.frames, timings.detect_s
+                    last_processed, last_at = timings.processed, now
+        except Exception:
+            log.exception("camera %s stopped", self.camera.name)
+        finally:
+            self._stats.report_camera(
+                self.camera.name, fps=0.0, dropped_frames=source.stats.dropped, connected=False
+            )
+            source.close()
+
+
+class Runtime:
+    """The agent with its cameras and the detector they share."""
+
+    def __init__(self, config: AgentConfig, key: DeviceKey) -> None:
+        self.config = config
+        self.stats = StatsRegistry()
+        self._detector: Detector | None = None
+        self._staged: Detector | None = None
+        self._lock = threading.Lock()
+        self.agent = Agent(
+            config,
+            key,
+            stats=self.stats,
+            warm_up=self._warm_up,
+            activate=self._activate,
+            model_ids=self._model_ids,
+        )
+        self.workers: list[CameraWorker] = []
+        self.agent.remote.on_cameras(self._replace_cameras)
+
+    def _build(self, model_path: Path | None = None) -> Detector:
+        from edge_agent.detectors import create_detector, create_detector_from_config
+        from edge_agent.detectors.config import NanoDetConfig
+
+        section = self.config.detector or NanoDetConfig(type="nanodet")
+        if model_path is None:
+            installed = self.agent.remote.models.current()
+            model_path = None if installed is None else installed.path
+        if model_path is None:
+            return create_detector_from_config(section)
+        return create_detector(
+            f"{section.type}:{model_path}",
+            providers=section.providers,
+            score_threshold=section.score_threshold,
+            classes=section.classes,
+            iou_threshold=section.iou_threshold,
+            fp16=section.fp16,
+        )
+
+    def detector(self) -> Detector:
+        with self._lock:
+            if self._detector is None:
+                self._detector = self._build()
+            return self._detector
+
+    def _model_ids(self) -> tuple[str, ...]:
+        with self._lock:
+            return () if self._detector is None else (self._detector.model_id,)
+
+    def _warm_up(self, path: Path) -> None:
+        staged = self._build(path)
+        staged.detect(np.zeros(WARM_UP_SHAPE, dtype=np.uint8))
+        self._staged = staged
+
+    def _activate(self, path: Path, model_id: str) -> None:
+        staged, self._staged = self._staged, None
+        if staged is None:
+            raise RuntimeError("no warmed-up model to activate")
+        with self._lock:
+            self._detector = staged
+
+    def _replace_cameras(self, cameras: tuple[CameraConfig, ...]) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.workers = [CameraWorker(c, self.detector, self.agent, self.stats) for c in cameras]
+        for worker in self.workers:
+            worker.start()
+
+    def start(self) -> None:
+        self.agent.start()
+        if self.config.cameras:
+            self.detector()  # load once up front so a broken model fails at start-up
+            self._replace_cameras(self.config.cameras)
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+        self.agent.stop()
+
+
+def load_device_key(config: AgentConfig) -> DeviceKey:
+    passphrase = None
+    if config.identity.passphrase_file is not None:
+        passphrase = config.identity.passphrase_file.read_bytes().strip()
+    return load_key(config.identity.key_file, passphrase)
+
+
+def run_agent(config_path: Path, stop: threading.Event | None = None) -> int:
+    """Run until SIGTERM/SIGINT (or ``stop``); returns the exit status."""
+    config = load_agent_config(config_path)
+    key = load_device_key(config)
+    stop = stop or threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+    runtime = Runtime(config, key)
+    runtime.start()
+    log.info("agent %s running", runtime.agent.device)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        runtime.stop()
+    return 0
