@@ -90,13 +90,13 @@ def _frames(args: argparse.Namespace, camera: Any) -> Any:
     """Frames of the file in video time, decoded one ahead of inference."""
     import itertools
 
+    from edge_agent.pipeline import camera_events
     from edge_agent.sources import open_camera
-    from edge_agent.sources.prefetch import prefetched
 
-    events = open_camera(camera, video_time=True).events()
+    events = camera_events(open_camera(camera, video_time=True))
     if args.max_frames is not None:
-        events = itertools.islice(events, args.max_frames)
-    return prefetched(events, depth=2, name="decode")
+        return itertools.islice(events, args.max_frames)
+    return events
 
 
 def _detect(args: argparse.Namespace) -> int:

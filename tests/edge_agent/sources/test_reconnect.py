@@ -148,6 +148,22 @@ def test_refused_rtsp_backs_off_without_crashing() -> None:
     assert offline_total(gaps) == pytest.approx(sum(delays), rel=0.2)
     assert all(b.start == pytest.approx(a.end) for a, b in itertools.pairwise(gaps))
 
+    # In the interval report the outage is offline time, with no counts at all.
+    agg = IntervalAggregator("cam", 0.25, gaps[0].start, lines=["door"], classes=["car"])
+    summaries = [s for gap in gaps for s in agg.offline(gap.start, gap.end)]
+    summaries += agg.advance(gaps[-1].end + 0.25)
+    assert sum(s.offline_seconds for s in summaries) == pytest.approx(offline_total(gaps))
+    for summary in summaries:
+        records = {r.name: r.value for r in summary.records()}
+        assert records["cam/offline"] == pytest.approx(summary.offline_seconds)
+        assert not any(name.startswith("door/") for name in records) or records["cam/uptime"]
+    assert {r.name for r in summaries[1].records()} == {
+        "cam/uptime",
+        "cam/offline",
+        "cam/frames",
+        "cam/dropped_frames",
+    }
+
 
 def test_live_source_delivers_newest_frame_and_counts_drops() -> None:
     total = 200
