@@ -100,9 +100,3 @@ def test_deploy_needs_a_key_for_a_real_node(
 def test_unknown_scheme_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chain", "deploy", "--rpc", "ws://x", "--out", str(tmp_path / "d.json")]) == 1
     assert "unknown scheme 'ws'" in capsys.readouterr().err
-
-
-def test_compile_rebuilds_identical_artifacts(tmp_path: Path) -> None:
-    assert main(["chain", "compile", "--out", str(tmp_path)]) == 0
-    for name in CONTRACT_NAMES:
-        assert load_artifact(name, tmp_path).bytecode == load_artifact(name).bytecode
