@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from eth_hash.auto import keccak
 
 from fieldproof.errors import FieldproofError, FieldproofValueError
-from fieldproof.merkle import leaf_hash, process_proof
+from fieldproof.merkle import process_proof
 from fieldproof.wire import WireError, decode_report, verify_report
 
 if TYPE_CHECKING:  # the bindings pull in web3; only the command line needs them
@@ -50,6 +50,17 @@ def report_hash(raw: bytes) -> bytes:
 def data_leaf(device_id: bytes, seq: int, raw: bytes) -> tuple[bytes, int, bytes]:
     """The data-tree leaf ``(bytes32 device, uint64 seq, bytes32 keccak256(report))``."""
     return (bytes(device_id), int(seq), report_hash(raw))
+
+
+def data_leaf_hash(device_id: bytes, seq: int, digest: bytes) -> bytes:
+    """The standard leaf hash of a data leaf, without a general ABI encoder.
+
+    ``abi.encode(bytes32, uint64, bytes32)`` is three 32-byte words: the device id, the
+    big-endian sequence number and the report hash.
+    """
+    if len(device_id) != 32 or len(digest) != 32 or not 0 <= seq < 2**64:
+        raise ProofFileError("data leaf: expected (32 bytes, uint64, 32 bytes)")
+    return bytes(keccak(keccak(device_id + seq.to_bytes(32, "big") + digest)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,7 +230,7 @@ def check_leaf(raw: bytes, proof: ReportProof) -> Step:
         return Step(
             STEP_LEAF, False, f"the proof is for another leaf ({', '.join(mismatched)} differ)"
         )
-    computed = process_proof(leaf_hash(DATA_LEAF_TYPES, leaf), proof.proof)
+    computed = process_proof(data_leaf_hash(*leaf), proof.proof)
     if computed != proof.root:
         return Step(
             STEP_LEAF,

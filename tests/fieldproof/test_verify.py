@@ -9,9 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from fieldproof.cli import main
-from fieldproof.merkle import StandardMerkleTree
+from fieldproof.merkle import StandardMerkleTree, leaf_hash
 from fieldproof.verify import (
     DATA_LEAF_TYPES,
     STEP_LEAF,
@@ -23,6 +25,7 @@ from fieldproof.verify import (
     Step,
     all_ok,
     data_leaf,
+    data_leaf_hash,
     verify,
 )
 from fieldproof.wire import Record, Report, decode_report, sign_report
@@ -183,3 +186,14 @@ def test_command_line_on_anvil(
     out = capsys.readouterr().out
     assert f"\u2718 {STEP_LEAF}:" in out
     assert "NOT verified" in out
+
+
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.integers(0, 2**64 - 1),
+    st.binary(min_size=32, max_size=32),
+)
+def test_direct_data_leaf_hash_equals_the_standard_leaf(
+    device: bytes, seq: int, digest: bytes
+) -> None:
+    assert data_leaf_hash(device, seq, digest) == leaf_hash(DATA_LEAF_TYPES, (device, seq, digest))
