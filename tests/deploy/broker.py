@@ -1,10 +1,14 @@
-"""Start Mosquitto with the shipped ACL and a provisioned password file."""
+"""Start Mosquitto with the shipped ACL/config and a provisioned password file."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.services.mosquitto import MosquittoBroker, start_broker
+from tests.services.mosquitto import INSTALL_HINT, MosquittoBroker, start_broker
+from tests.services.ports import free_port, port_open, require_binary, wait_until
 
 REPO = Path(__file__).resolve().parents[2]
 SHIPPED_ACL = REPO / "deploy" / "mosquitto" / "acl"
@@ -20,3 +24,42 @@ def secured_broker(tmp_path: Path, passwd: Path, extra: str = "") -> MosquittoBr
         f"user root\nallow_anonymous false\npassword_file {passwd}\nacl_file {SHIPPED_ACL}\n{extra}"
     )
     return start_broker(tmp_path, config)
+
+
+@dataclass
+class ProductionBroker:
+    """Mosquitto run from the shipped deploy/mosquitto/mosquitto.conf."""
+
+    process: subprocess.Popen[bytes]
+    tls_port: int
+    plain_port: int
+    directory: Path
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+def production_broker(tmp_path: Path, files: Path) -> ProductionBroker:
+    """The shipped config with its paths pointed at ``files`` (a fleet's broker/ dir)
+    and its listeners moved to free loopback ports."""
+    binary = require_binary("mosquitto", INSTALL_HINT, extra_dirs=("/usr/sbin",))
+    directory = tmp_path / f"prod-mosquitto-{free_port()}"
+    directory.mkdir()
+    tls_port, plain_port = free_port(), free_port()
+    shutil.copy(SHIPPED_ACL, files / "acl")
+    text = (REPO / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
+    text = (
+        text.replace("/etc/mosquitto/fieldproof/", f"{files}/")
+        .replace("/var/lib/mosquitto/", f"{directory}/")
+        .replace("listener 8883\n", f"listener {tls_port} 127.0.0.1\n")
+        .replace("listener 1883 127.0.0.1\n", f"listener {plain_port} 127.0.0.1\n")
+        .replace("log_dest syslog\n", f"log_dest file {directory}/mosquitto.log\n")
+    )
+    config = directory / "mosquitto.conf"
+    config.write_text("user root\n" + text)
+    process = subprocess.Popen(
+        [str(binary), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    wait_until(lambda: port_open(tls_port) and port_open(plain_port), 10.0, "production mosquitto")
+    return ProductionBroker(process, tls_port, plain_port, directory)

@@ -1,10 +1,12 @@
-"""A provisioned device publishes over TLS with its client certificate and password."""
+"""The shipped mosquitto.conf: a provisioned device publishes over TLS with its client
+certificate and password; the aggregator reads on the loopback listener."""
 
 from __future__ import annotations
 
 import json
 import ssl
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -18,25 +20,16 @@ from edge_agent.provisioning.fleet import provision_fleet
 from fieldproof.config import parse_config
 from fieldproof.identity import load_key
 from fieldproof.wire import Record, Report, sign_report
-from tests.deploy.broker import secured_broker
+from tests.deploy.broker import production_broker
 from tests.edge_agent.link.collector import ReportCollector
-from tests.services.ports import free_port
 
 
 def test_tls_link_with_client_certificate(tmp_path: Path) -> None:
     fleet = provision_fleet(1, tmp_path / "fleet", broker_hosts=("127.0.0.1",))
     bundle = fleet.devices[0]
     broker_dir = fleet.broker_dir
-    tls_port = free_port()
-    broker = secured_broker(
-        tmp_path,
-        broker_dir / "passwd",
-        f"listener {tls_port} 127.0.0.1\n"
-        f"cafile {broker_dir / 'ca.crt'}\n"
-        f"certfile {broker_dir / 'server.crt'}\n"
-        f"keyfile {broker_dir / 'server.key'}\n"
-        "require_certificate true\n",
-    )
+    broker = production_broker(tmp_path, broker_dir)
+    tls_port = broker.tls_port
     service = json.loads((fleet.operator_dir / "service-passwords.json").read_text())
     directory = bundle.directory
     key = load_key(directory / "device.key", (directory / "secrets/key-passphrase").read_bytes())
@@ -54,7 +47,7 @@ def test_tls_link_with_client_certificate(tmp_path: Path) -> None:
             "reconnect_initial_s": 0.05,
         },
     )
-    collector = ReportCollector(broker.port)
+    collector = ReportCollector(broker.plain_port)
     collector.client.username_pw_set("aggregator", service["aggregator"])
     collector.start()
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
@@ -87,6 +80,19 @@ def test_tls_link_with_client_certificate(tmp_path: Path) -> None:
             if rc != mqtt.MQTT_ERR_SUCCESS:
                 raise OSError(f"loop: {rc}")
 
-    with pytest.raises((ssl.SSLError, OSError)):
-        handshake()
-    broker.stop()
+    try:
+        with pytest.raises((ssl.SSLError, OSError)):
+            handshake()
+        # Anonymous logins are refused on the loopback listener too.
+        anonymous = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="anon", protocol=mqtt.MQTTv5)
+        codes: list[Any] = []
+        anonymous.on_connect = lambda c, u, f, rc, p: codes.append(rc)
+        anonymous.connect("127.0.0.1", broker.plain_port)
+        for _ in range(50):
+            anonymous.loop(0.05)
+            if codes:
+                break
+        assert codes
+        assert codes[0].is_failure
+    finally:
+        broker.stop()
