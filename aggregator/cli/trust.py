@@ -10,13 +10,18 @@ import logging
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fieldproof.cli import group_parser
 from fieldproof.errors import FieldproofValueError
 
+if TYPE_CHECKING:
+    from fieldproof.verify import ReportProof
+
 OK_MARK = "\u2714"
 FAIL_MARK = "\u2718"
+API_KEY_ENV = "FIELDPROOF_API_KEY"
+API_TIMEOUT_S = 30.0
 KEY_HELP = (
     "transaction key source: keystore:PATH or env:VARNAME "
     "(the account needs the anchorer and distributor roles)"
@@ -30,10 +35,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Check that a report is signed by its device's registered key, that the "
         "proof places it in its epoch's Merkle tree, that the tree's root is the one "
         "anchored on-chain for that epoch, and that the device was registered at the time. "
-        "Prints each step; exits 0 only if all hold.",
+        "Give the report and proof as files (--report, --proof), or fetch them from an "
+        "aggregator's HTTP API (--device, --seq, --api): the API is not trusted, every "
+        "check runs here against the chain. Prints each step; exits 0 only if all hold.",
     )
-    verify.add_argument("--report", required=True, type=Path, help="report file (COSE_Sign1)")
-    verify.add_argument("--proof", required=True, type=Path, help="proof file (JSON)")
+    verify.add_argument("--report", type=Path, help="report file (COSE_Sign1)")
+    verify.add_argument("--proof", type=Path, help="proof file (JSON)")
+    verify.add_argument("--device", help="device id (0x + 64 hex digits), with --api")
+    verify.add_argument("--seq", type=int, help="sequence number, with --api")
+    verify.add_argument("--api", help="aggregator API base URL (http(s)://…)")
+    verify.add_argument(
+        "--api-key-env",
+        default=API_KEY_ENV,
+        help=f"environment variable holding the API key, if the API needs one ({API_KEY_ENV})",
+    )
     verify.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
     verify.add_argument("--deployment", required=True, type=Path, help="deployment.json")
     verify.set_defaults(handler=_verify)
@@ -112,13 +127,67 @@ def _read_bytes(path: Path, what: str) -> bytes:
         raise FieldproofValueError(f"{what} {path}: {exc.strerror}") from exc
 
 
+def _fetch_json(url: str, key_env: str) -> Any:
+    import os
+    import urllib.error
+    import urllib.request
+
+    headers = {"Accept": "application/json"}
+    key = os.environ.get(key_env)
+    if key:
+        headers["X-API-Key"] = key
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=API_TIMEOUT_S) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        raise FieldproofValueError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError) as exc:
+        raise FieldproofValueError(f"{url}: {exc}") from exc
+    except json.JSONDecodeError as exc:
+        raise FieldproofValueError(f"{url}: not JSON ({exc})") from exc
+
+
+def _from_api(args: argparse.Namespace) -> tuple[bytes, ReportProof]:
+    import base64
+    import binascii
+
+    from fieldproof.identity import parse_device_id
+    from fieldproof.verify import ReportProof
+
+    device = "0x" + parse_device_id(args.device).hex()
+    base = args.api.rstrip("/")
+    report = _fetch_json(f"{base}/v1/reports/{device}/{args.seq}", args.api_key_env)
+    try:
+        raw = base64.b64decode(report["cose"], validate=True)
+    except (KeyError, TypeError, binascii.Error, ValueError) as exc:
+        raise FieldproofValueError(f"{base}: the report has no base64 'cose' field") from exc
+    proof = ReportProof.from_json(
+        _fetch_json(f"{base}/v1/proofs/{device}/{args.seq}", args.api_key_env)
+    )
+    return raw, proof
+
+
 def _verify(args: argparse.Namespace) -> int:
     from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
     from fieldproof.verify import ContractView, ReportProof, all_ok, verify
 
-    raw = _read_bytes(args.report, "report")
-    proof = ReportProof.loads(_read_bytes(args.proof, "proof").decode("utf-8", "replace"))
+    by_file = args.report is not None or args.proof is not None
+    by_api = args.device is not None or args.seq is not None or args.api is not None
+    if by_file == by_api:
+        raise FieldproofValueError(
+            "verify: give either --report and --proof, or --device, --seq and --api"
+        )
+    if by_file:
+        if args.report is None or args.proof is None:
+            raise FieldproofValueError("verify: --report and --proof go together")
+        raw = _read_bytes(args.report, "report")
+        proof = ReportProof.loads(_read_bytes(args.proof, "proof").decode("utf-8", "replace"))
+    else:
+        if args.device is None or args.seq is None or args.api is None:
+            raise FieldproofValueError("verify: --device, --seq and --api go together")
+        raw, proof = _from_api(args)
     deployment = Deployment.load(args.deployment)
     w3 = connect(args.rpc)
     if int(w3.eth.chain_id) != deployment.chain_id:

@@ -10,7 +10,12 @@ from pathlib import Path
 import pytest
 from eth_hash.auto import keccak
 
+from aggregator.anchoring.state import AnchorState
+from aggregator.api import ApiSources, ContractReader
+from aggregator.api.app import create_app
+from aggregator.api.server import ApiServer
 from aggregator.ledger import Batch, IncomingReport, open_ledger
+from aggregator.series import open_series
 from fieldproof.chain.bindings import DISTRIBUTOR_ROLE
 from fieldproof.cli import main
 from tests.aggregator.anchoring.chainenv import ADMIN, ANCHORER, OWNER_A, OWNER_B, make_env
@@ -78,6 +83,30 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
     verify = ["verify", "--report", str(report), "--proof", str(proof), "--rpc", env.url]
     assert main([*verify, "--deployment", str(deployment)]) == 0
     assert capsys.readouterr().out.count("\u2714") == 4
+
+    # The same report fetched from the aggregator's HTTP API, checked here against the chain.
+    sources = ApiSources(
+        ledger=open_ledger(ledger_url),
+        series=open_series(f"sqlite:///{tmp_path / 'series.db'}"),
+        anchors=AnchorState(f"sqlite:///{tmp_path / 'anchor.db'}"),
+        bundle_dir=bundles,
+        chain=ContractReader.from_deployment(env.w3, env.deployment),
+    )
+    api = ApiServer(create_app(sources))
+    api.start()
+    try:
+        by_api = ["verify", "--device", device, "--seq", "2", "--api", api.url]
+        assert main([*by_api, "--rpc", env.url, "--deployment", str(deployment)]) == 0
+        assert capsys.readouterr().out.count("\u2714") == 4
+        missing = ["verify", "--device", device, "--seq", "7", "--api", api.url]
+        assert main([*missing, "--rpc", env.url, "--deployment", str(deployment)]) == 1
+        assert "HTTP 404" in capsys.readouterr().err
+    finally:
+        api.stop()
+        sources.ledger.close()
+        sources.series.close()
+        assert sources.anchors is not None
+        sources.anchors.close()
 
     assert main(["rewards", "score", str(bundle)]) == 0
     assert "equals the recorded" in capsys.readouterr().out
