@@ -1,4 +1,4 @@
-"""``fieldproof chain``: deploy the contracts and rebuild their artifacts."""
+"""``fieldproof chain``: deploy the contracts, register devices, rebuild the artifacts."""
 
 from __future__ import annotations
 
@@ -47,6 +47,38 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     deploy.set_defaults(handler=_deploy)
 
+    pop = commands.add_parser(
+        "pop",
+        help="Sign a device's proof of possession (offline, on the device).",
+        description="Sign, with the device key, the proof of possession that lets OWNER "
+        "register the device in the deployment's DeviceRegistry. Needs no chain access.",
+    )
+    pop.add_argument("--device-key", required=True, type=Path, help="device key file")
+    pop.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    pop.add_argument("--owner", required=True, help="owner address to register the device for")
+    pop.add_argument(
+        "--nonce", type=int, default=0, help="the registry's nonces(deviceId) (0 when new)"
+    )
+    pop.add_argument("--out", type=Path, help="file to write (default: stdout)")
+    pop.set_defaults(handler=_pop)
+
+    register_ = commands.add_parser(
+        "register",
+        help="Submit a device's proof of possession to the DeviceRegistry.",
+    )
+    register_.add_argument("--rpc", required=True, help="chain URL")
+    register_.add_argument("--key", required=True, help=KEY_SOURCE_HELP + " (pays the gas)")
+    register_.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    register_.add_argument("--pop", required=True, type=Path, help="proof of possession file")
+    register_.add_argument("--metadata-uri", default="", help="device metadata URI")
+    register_.set_defaults(handler=_register)
+
+    device = commands.add_parser("device", help="Show a device's on-chain registration.")
+    device.add_argument("device_id", help="0x-prefixed 32-byte device id")
+    device.add_argument("--rpc", required=True, help="chain URL")
+    device.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    device.set_defaults(handler=_device)
+
     compile_ = commands.add_parser(
         "compile",
         help="Rebuild the contract artifacts with solc from npm (needs Node.js and npm ci).",
@@ -60,7 +92,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _deploy(args: argparse.Namespace) -> int:
     from eth_account import Account
 
-    from fieldproof.chain.backends import connect, is_eth_tester, tester_private_keys
+    from fieldproof.chain.backends import connect, is_eth_tester, prefunded_keys
     from fieldproof.chain.deploy import deploy_all
     from fieldproof.chain.errors import ChainValueError
     from fieldproof.chain.keysource import load_account
@@ -70,7 +102,7 @@ def _deploy(args: argparse.Namespace) -> int:
     if args.key is not None:
         account = load_account(args.key)
     elif is_eth_tester(w3):
-        account = Account.from_key(tester_private_keys(w3)[0])
+        account = Account.from_key(prefunded_keys(w3)[0])
     else:
         raise ChainValueError(f"--key is required for {args.rpc}")
     deployment = deploy_all(
@@ -83,6 +115,82 @@ def _deploy(args: argparse.Namespace) -> int:
     deployment.save(args.out)
     summary = {name: entry.address for name, entry in deployment.contracts.items()}
     print(json.dumps({"chainId": deployment.chain_id, "deployer": account.address, **summary}))
+    return 0
+
+
+def _pop(args: argparse.Namespace) -> int:
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.chain.pop import sign_pop
+    from fieldproof.identity import load_key
+
+    deployment = Deployment.load(args.deployment)
+    registry = deployment.contracts["DeviceRegistry"].address
+    key = load_key(args.device_key)
+    text = sign_pop(key, registry, deployment.chain_id, args.owner, args.nonce).dumps()
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        args.out.write_text(text)
+    return 0
+
+
+def _register(args: argparse.Namespace) -> int:
+    from fieldproof.chain.backends import connect
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.chain.errors import ChainValueError
+    from fieldproof.chain.keysource import load_account
+    from fieldproof.chain.pop import ProofOfPossession
+    from fieldproof.chain.sender import Sender
+
+    deployment = Deployment.load(args.deployment)
+    try:
+        pop = ProofOfPossession.from_json(json.loads(args.pop.read_text()))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ChainValueError(f"proof of possession {args.pop}: {exc}") from exc
+    registry_address = deployment.contracts["DeviceRegistry"].address
+    if (pop.registry, pop.chain_id) != (registry_address, deployment.chain_id):
+        raise ChainValueError(
+            f"proof of possession {args.pop} is for registry {pop.registry} on chain "
+            f"{pop.chain_id}, not {registry_address} on chain {deployment.chain_id}"
+        )
+    w3 = connect(args.rpc)
+    registry = deployment.registry(w3, Sender(w3, load_account(args.key)))
+    outcome = registry.register(pop, args.metadata_uri)
+    print(
+        json.dumps(
+            {
+                "deviceId": "0x" + pop.device_id.hex(),
+                "owner": pop.owner,
+                "tx": outcome.tx_hash,
+                "alreadyRegistered": outcome.skipped,
+            }
+        )
+    )
+    return 0
+
+
+def _device(args: argparse.Namespace) -> int:
+    from fieldproof.chain.backends import connect
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.identity import did_key_from_public_key, parse_device_id
+
+    device_id = parse_device_id(args.device_id)
+    w3 = connect(args.rpc)
+    registry = Deployment.load(args.deployment).registry(w3)
+    owner = registry.owner_of(device_id)
+    info: dict[str, object] = {"deviceId": "0x" + device_id.hex(), "registered": owner is not None}
+    if owner is not None:
+        registration = registry.registration_of(device_id)
+        public_key = registry.public_key_of(device_id)
+        info.update(
+            owner=owner,
+            active=registry.is_active(device_id),
+            did=did_key_from_public_key(public_key),
+            metadataURI=registry.metadata_uri_of(device_id),
+            registeredBlock=None if registration is None else registration.block_number,
+            registeredAt=None if registration is None else registration.timestamp,
+        )
+    print(json.dumps(info))
     return 0
 
 

@@ -100,3 +100,59 @@ def test_deploy_needs_a_key_for_a_real_node(
 def test_unknown_scheme_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["chain", "deploy", "--rpc", "ws://x", "--out", str(tmp_path / "d.json")]) == 1
     assert "unknown scheme 'ws'" in capsys.readouterr().err
+
+
+def test_device_signs_offline_and_owner_registers(anvil_url: str, tmp_path: Path) -> None:
+    deployer, owner = Account.create(), Account.create()
+    for account in (deployer, owner):
+        rpc(anvil_url, "anvil_setBalance", [account.address, hex(10**22)])
+    deployment_file = tmp_path / "deployment.json"
+    env = {"FP_DEPLOYER": deployer.key.hex(), "FP_OWNER": owner.key.hex()}
+    deploy = ["chain", "deploy", "--rpc", anvil_url, "--key", "env:FP_DEPLOYER"]
+    assert _run([*deploy, "--out", str(deployment_file)], env).returncode == 0
+    key_file = tmp_path / "device.pem"
+    made = _run(["keys", "new", "--out", str(key_file)], {"FIELDPROOF_PASSPHRASE": "device pw"})
+    assert made.returncode == 0, made.stderr
+    pop_file = tmp_path / "pop.json"
+    signed = _run(
+        ["chain", "pop", "--device-key", str(key_file), "--deployment", str(deployment_file),
+         "--owner", owner.address, "--out", str(pop_file)],
+        {"FIELDPROOF_PASSPHRASE": "device pw"},
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    register = ["chain", "register", "--rpc", anvil_url, "--key", "env:FP_OWNER"]
+    register += ["--deployment", str(deployment_file), "--pop", str(pop_file)]
+    done = _run([*register, "--metadata-uri", "ipfs://meta"], env)
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["owner"] == owner.address
+    assert not result["alreadyRegistered"]
+    again = _run([*register, "--metadata-uri", "ipfs://meta"], env)
+    assert json.loads(again.stdout)["alreadyRegistered"]
+    shown = _run(
+        ["chain", "device", result["deviceId"], "--rpc", anvil_url,
+         "--deployment", str(deployment_file)]
+    )  # fmt: skip
+    info = json.loads(shown.stdout)
+    assert (info["owner"], info["active"], info["metadataURI"]) == (
+        owner.address,
+        True,
+        "ipfs://meta",
+    )
+    assert info["did"].startswith("did:key:z")
+
+
+def test_register_refuses_a_pop_for_another_deployment(anvil_url: str, tmp_path: Path) -> None:
+    from fieldproof.chain.pop import sign_pop
+    from fieldproof.identity import DeviceKey
+
+    out = tmp_path / "deployment.json"
+    assert main(["chain", "deploy", "--rpc", "eth-tester://", "--out", str(out)]) == 0
+    pop = sign_pop(DeviceKey.generate(), "0x" + "11" * 20, 31337, Account.create().address, 0)
+    (tmp_path / "pop.json").write_text(pop.dumps())
+    done = _run(
+        ["chain", "register", "--rpc", anvil_url, "--key", "env:FP_NONE",
+         "--deployment", str(out), "--pop", str(tmp_path / "pop.json")]
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "is for registry" in done.stderr

@@ -38,20 +38,26 @@ def _answers(url: str, port: int) -> bool:
 
 
 @pytest.fixture(scope="session")
-def anvil_url() -> Iterator[str]:
+def anvil_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a fresh anvil node (``--hardfork osaka``: it has the P-256 precompile)."""
     binary = require_binary(
         "anvil", "npm ci   (installs @foundry-rs/anvil from package.json)", (ANVIL_BIN_DIR,)
     )
     port = free_port()
+    log_path = tmp_path_factory.mktemp("anvil") / "anvil.log"
+    log = log_path.open("wb")
     process = subprocess.Popen(
         [str(binary), "--port", str(port), "--hardfork", "osaka", "--silent"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: process.poll() is None and _answers(url, port), 30, "anvil")
+        wait_until(
+            lambda: process.poll() is None and _answers(url, port),
+            30,
+            f"anvil (log: {log_path})",
+        )
         yield url
     finally:
         process.terminate()
@@ -60,3 +66,4 @@ def anvil_url() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        log.close()
