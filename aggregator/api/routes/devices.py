@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from aggregator.api import queries
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import device_hex, record_json
@@ -56,6 +57,39 @@ def get_device(*, device: str, context: Ctx) -> dict[str, Any]:
     summary["latest_report"] = latest
     summary["readings"] = [record_json(r) for r in records]
     return summary
+
+
+@router.get("/devices/{device}/reports", summary="A device's reports, newest first")
+def device_reports(
+    *,
+    device: str,
+    before_seq: Annotated[
+        int | None, Query(description="Cursor: only reports with a lower seq.")
+    ] = None,
+    limit: Annotated[int | None, Query(description="Page size.")] = None,
+    context: Ctx,
+) -> dict[str, Any]:
+    device_id = parse_device(device)
+    size, _ = context.page(limit, 0)
+    heads = queries.device_reports(
+        context.sources.ledger, device_id, before_seq=before_seq, limit=size
+    )
+    index = context.epoch_index
+    items = []
+    for head in heads:
+        record = None if index is None else index.containing(head.received_at)
+        items.append(
+            {
+                "seq": head.seq,
+                "start": head.start,
+                "end": head.end,
+                "received_at": head.received_at,
+                "epoch": None if record is None else record.epoch,
+                "anchored": record is not None and record.status.value in ("anchored", "done"),
+            }
+        )
+    following = heads[-1].seq if len(heads) == size else None
+    return {"items": items, "next_before_seq": following}
 
 
 @router.get("/catalog", summary="Record names in the devices' newest reports")

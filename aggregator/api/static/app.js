@@ -1,0 +1,487 @@
+// fieldproof dashboard: plain JavaScript and inline SVG, no external resources.
+"use strict";
+
+const SVG = "http://www.w3.org/2000/svg";
+const PALETTE = ["#2463eb", "#e8590c", "#0d9488", "#9333ea", "#ca8a04", "#db2777", "#4b5563", "#65a30d"];
+const REFRESH_MS = 5000;
+const state = { devices: [], selected: null, info: null, owners: {}, busy: false };
+
+const $ = (id) => document.getElementById(id);
+
+function el(tag, attrs = {}, text) {
+  const node = tag === "svg" || ["line", "circle", "path", "text", "g", "rect", "polyline", "title"].includes(tag)
+    ? document.createElementNS(SVG, tag) : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  const key = localStorage.getItem("fieldproof-api-key");
+  if (key) headers["X-API-Key"] = key;
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  if (!response.ok) {
+    let detail = response.statusText;
+    try { detail = (await response.json()).detail || detail; } catch (e) { /* not JSON */ }
+    const error = new Error(detail);
+    error.status = response.status;
+    throw error;
+  }
+  return response.json();
+}
+
+function short(hex, n = 6) { return hex ? `${hex.slice(0, n + 2)}…${hex.slice(-4)}` : "—"; }
+function deviceLabel(d) { return d.name || short(d.device); }
+function fmtTime(t) { return t == null ? "—" : new Date(t * 1000).toISOString().slice(0, 16).replace("T", " "); }
+function fmtClock(t) { return new Date(t * 1000).toISOString().slice(11, 16); }
+function ago(t) {
+  if (t == null) return "never";
+  const s = Math.round(Date.now() / 1000 - t);
+  if (s < 0) return "just now";
+  if (s < 90) return `${s} s ago`;
+  if (s < 5400) return `${Math.round(s / 60)} min ago`;
+  if (s < 172800) return `${Math.round(s / 3600)} h ago`;
+  return `${Math.round(s / 86400)} d ago`;
+}
+function tokens(wei) {
+  if (wei == null) return "—";
+  const v = BigInt(wei);
+  const whole = v / 10n ** 18n;
+  const frac = (v % 10n ** 18n).toString().padStart(18, "0").slice(0, 4);
+  return `${whole.toLocaleString("en")}.${frac}`;
+}
+function showError(message) {
+  const box = $("error");
+  box.hidden = !message;
+  box.textContent = message || "";
+}
+function colourOf(index) { return PALETTE[index % PALETTE.length]; }
+
+// The newest time the data reaches: charts end there, so a quiet network still shows
+// its last readings instead of an empty window.
+function dataNow() {
+  const seen = state.devices.map((d) => d.last_seen).filter((t) => t != null);
+  return Math.ceil(Math.max(Date.now() / 1000, ...seen) / 60) * 60 + 60;
+}
+
+// ---------------------------------------------------------------------------- map
+function niceStep(span) {
+  const steps = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 45, 90];
+  return steps.find((s) => span / s <= 6) || 90;
+}
+
+function renderMap() {
+  const box = $("map");
+  const width = 800, height = 500, pad = 36;
+  const placed = state.devices.filter((d) => d.location);
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
+  let lats = placed.map((d) => d.location.lat), lons = placed.map((d) => d.location.lon);
+  if (!placed.length) { lats = [-60, 75]; lons = [-180, 180]; }
+  let [south, north, west, east] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
+  // Pad the box and keep the aspect of an equirectangular map scaled at its mid-latitude.
+  const k = Math.cos(((south + north) / 2) * Math.PI / 180) || 1;
+  let spanLat = Math.max(north - south, 0.01) * 1.3, spanLon = Math.max(east - west, 0.01) * 1.3;
+  const aspect = (width - 2 * pad) / (height - 2 * pad);
+  if (spanLon * k / spanLat < aspect) spanLon = spanLat * aspect / k; else spanLat = spanLon * k / aspect;
+  const midLat = (south + north) / 2, midLon = (west + east) / 2;
+  south = midLat - spanLat / 2; north = midLat + spanLat / 2; west = midLon - spanLon / 2; east = midLon + spanLon / 2;
+  const x = (lon) => pad + (lon - west) / (east - west) * (width - 2 * pad);
+  const y = (lat) => pad + (north - lat) / (north - south) * (height - 2 * pad);
+  const step = niceStep(Math.max(spanLat, spanLon));
+  const digits = Math.max(0, -Math.floor(Math.log10(step)));
+  for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
+    svg.append(el("line", { class: "grat", x1: pad, x2: width - pad, y1: y(lat), y2: y(lat) }));
+    svg.append(el("text", { class: "grat-label", x: 4, y: y(lat) + 3 }, `${Math.abs(lat).toFixed(digits)}°${lat < 0 ? "S" : "N"}`));
+  }
+  for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
+    svg.append(el("line", { class: "grat", y1: pad, y2: height - pad, x1: x(lon), x2: x(lon) }));
+    svg.append(el("text", { class: "grat-label", x: x(lon) - 14, y: height - 10 }, `${Math.abs(lon).toFixed(digits)}°${lon < 0 ? "W" : "E"}`));
+  }
+  svg.append(el("rect", { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, fill: "none", stroke: "#b8c7d9" }));
+  // Nearby devices would print their names on top of each other: stack such labels.
+  const labelAt = {};
+  const taken = [];
+  for (const d of placed.slice().sort((a, b) => b.location.lat - a.location.lat)) {
+    let ly = y(d.location.lat) + 4;
+    const lx = x(d.location.lon) + 11;
+    while (taken.some(([tx, ty]) => Math.abs(tx - lx) < 110 && Math.abs(ty - ly) < 13)) ly += 13;
+    taken.push([lx, ly]);
+    labelAt[d.device] = [lx, ly];
+  }
+  for (const d of placed) {
+    const g = el("g");
+    const circle = el("circle", {
+      class: "device" + (d.device === state.selected ? " selected" : ""),
+      "data-device": d.device, cx: x(d.location.lon), cy: y(d.location.lat), r: 8,
+      fill: d.online ? "#16a34a" : "#9aa5b1",
+    });
+    circle.append(el("title", {}, `${deviceLabel(d)}\n${d.device}\n${d.location.lat.toFixed(4)}, ${d.location.lon.toFixed(4)}`));
+    circle.addEventListener("click", () => select(d.device));
+    const [lx, ly] = labelAt[d.device];
+    if (Math.abs(ly - y(d.location.lat) - 4) > 1) {
+      g.append(el("line", { x1: x(d.location.lon), y1: y(d.location.lat), x2: lx - 2, y2: ly - 4, stroke: "#94a3b8" }));
+    }
+    g.append(circle, el("text", { class: "device-label", x: lx, y: ly }, deviceLabel(d)));
+    svg.append(g);
+  }
+  box.replaceChildren(svg);
+  const missing = state.devices.length - placed.length;
+  $("device-count").textContent = `${state.devices.length} known` + (missing ? ` · ${missing} without a location` : "");
+}
+
+// ------------------------------------------------------------------------- health
+function renderHealth() {
+  const body = $("health").querySelector("tbody");
+  body.replaceChildren();
+  for (const d of state.devices) {
+    const h = d.health || {};
+    const gpu = h.gpu ?? h.gpu_percent;
+    const outbox = h.outbox_depth ?? h.outbox;
+    const badge = d.online ? ["ok", "online"] : d.state === "online" ? ["warn", "stale"] : ["off", d.state];
+    const row = el("tr", { "data-device": d.device, class: d.device === state.selected ? "selected" : "" });
+    const name = el("td"); name.append(el("div", {}, deviceLabel(d)), el("div", { class: "muted mono" }, short(d.device)));
+    const stateCell = el("td"); stateCell.append(el("span", { class: `badge ${badge[0]}` }, badge[1]));
+    row.append(name, stateCell,
+      el("td", { class: "num" }, h.fps != null ? Number(h.fps).toFixed(1) : "—"),
+      el("td", { class: "num" }, gpu != null ? String(gpu) : "—"),
+      el("td", { class: "num" }, outbox != null ? String(outbox) : "—"),
+      el("td", { class: "num" }, d.last_seq != null ? String(d.last_seq) : "—"),
+      el("td", { title: fmtTime(d.last_seen) }, ago(d.last_seen)));
+    row.addEventListener("click", () => select(d.device));
+    body.append(row);
+  }
+}
+
+// ------------------------------------------------------------------------- charts
+function drawChart(box, series, { unit = "", integer = false } = {}) {
+  const width = 800, height = 240, left = 48, right = 24, top = 10, bottom = 26;
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, preserveAspectRatio: "none" });
+  const all = series.flatMap((s) => s.points);
+  if (!all.length) {
+    svg.append(el("text", { class: "empty", x: width / 2, y: height / 2, "text-anchor": "middle" }, "No data in this window"));
+    box.replaceChildren(svg);
+    return 0;
+  }
+  let [t0, t1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
+  let [v0, v1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
+  if (t0 === t1) { t0 -= 60; t1 += 60; }
+  if (integer) v0 = Math.min(0, v0);
+  const margin = (v1 - v0) * 0.1 || 1;
+  v0 -= v0 === 0 ? 0 : margin; v1 += margin;
+  const x = (t) => left + (t - t0) / (t1 - t0) * (width - left - right);
+  const y = (v) => top + (v1 - v) / (v1 - v0) * (height - top - bottom);
+  for (let i = 0; i <= 4; i++) {
+    const v = v0 + (v1 - v0) * i / 4;
+    svg.append(el("line", { class: "gridline", x1: left, x2: width - right, y1: y(v), y2: y(v) }));
+    svg.append(el("text", { class: "tick", x: left - 6, y: y(v) + 3, "text-anchor": "end" }, (integer ? Math.round(v) : v.toFixed(1)) + unit));
+  }
+  let previous = "";
+  for (let i = 0; i <= 5; i++) {
+    const t = t0 + (t1 - t0) * i / 5;
+    const label = fmtClock(t);
+    if (label === previous) continue;
+    previous = label;
+    svg.append(el("text", { class: "tick", x: x(t), y: height - 8, "text-anchor": "middle" }, label));
+  }
+  svg.append(el("line", { class: "axis", x1: left, x2: width - right, y1: height - bottom, y2: height - bottom }));
+  let drawn = 0;
+  for (const s of series) {
+    const pts = s.points.slice().sort((a, b) => a[0] - b[0]);
+    svg.append(el("polyline", {
+      points: pts.map((p) => `${x(p[0]).toFixed(1)},${y(p[1]).toFixed(1)}`).join(" "),
+      fill: "none", stroke: s.color, "stroke-width": 2, "vector-effect": "non-scaling-stroke",
+    }));
+    if (pts.length <= 400) {
+      for (const p of pts) {
+        const c = el("circle", { class: "pt", cx: x(p[0]), cy: y(p[1]), r: 2.5, fill: s.color });
+        c.append(el("title", {}, `${s.label} · ${fmtTime(p[0])} · ${p[1]}`));
+        svg.append(c);
+        drawn++;
+      }
+    }
+  }
+  box.replaceChildren(svg);
+  return drawn;
+}
+
+function legend(box, series) {
+  box.replaceChildren(...series.map((s) => { const span = el("span", { style: `--c:${s.color}` }, s.label); return span; }));
+}
+
+function bucketFor(range) {
+  return range <= 3600 ? "1m" : range <= 21600 ? "5m" : range <= 86400 ? "15m" : "1h";
+}
+
+async function renderEnvironment() {
+  const metric = $("metric").value;
+  if (!metric) { drawChart($("env-chart"), []); return; }
+  const range = Number($("range").value), agg = $("agg").value;
+  const end = dataNow(), start = end - range;
+  const params = new URLSearchParams({ metric, start, end, limit: 10000 });
+  if (agg !== "raw") { params.set("every", bucketFor(range)); params.set("agg", agg); }
+  const data = await api(`/v1/series?${params}`);
+  const names = Object.fromEntries(state.devices.map((d) => [d.device, deviceLabel(d)]));
+  const order = state.devices.map((d) => d.device);
+  const by = {};
+  for (const p of data.points) (by[p.device] = by[p.device] || []).push([p.time, p.value]);
+  const series = Object.keys(by).sort((a, b) => order.indexOf(a) - order.indexOf(b))
+    .map((device) => ({ label: names[device] || short(device), color: colourOf(order.indexOf(device)), points: by[device] }));
+  const unit = metric.endsWith("temp") ? "°" : "";
+  drawChart($("env-chart"), series, { unit });
+  legend($("env-legend"), series);
+}
+
+async function renderTraffic() {
+  const range = Number($("range").value);
+  const end = dataNow(), start = end - range;
+  const params = new URLSearchParams({ start, end, every: bucketFor(range), limit: 10000 });
+  const data = await api(`/v1/traffic?${params}`);
+  const sums = {};
+  for (const r of data.rows) {
+    const key = `${r.line} · ${r.class} ${r.direction}`;
+    const series = (sums[key] = sums[key] || {});
+    series[r.time] = (series[r.time] || 0) + r.value;
+  }
+  const series = Object.keys(sums).sort().map((label, i) => ({
+    label, color: colourOf(i + 3), points: Object.entries(sums[label]).map(([t, v]) => [Number(t), v]),
+  }));
+  drawChart($("traffic-chart"), series, { integer: true });
+  legend($("traffic-legend"), series);
+}
+
+// ------------------------------------------------------------------------- epochs
+function emptyRow(body, span, text) {
+  const row = el("tr");
+  row.append(el("td", { colspan: span, class: "muted" }, text));
+  body.append(row);
+}
+
+async function renderEpochs() {
+  const body = $("epochs").querySelector("tbody");
+  if (!state.info.epochs) {
+    body.replaceChildren();
+    emptyRow(body, 7, "This API has no anchor state.");
+    return;
+  }
+  const data = await api("/v1/epochs?limit=50");
+  body.replaceChildren();
+  for (const e of data.items) {
+    const status = e.status === "done" ? ["ok", "anchored"] : e.status === "anchored" ? ["ok", "anchored"]
+      : e.status === "empty" ? ["off", "empty"] : ["warn", e.status];
+    const statusCell = el("td", { title: e.status === "done" ? "root anchored, rewards published" : e.status });
+    statusCell.append(el("span", { class: `badge ${status[0]}` }, status[1]));
+    const row = el("tr");
+    row.append(
+      el("td", { class: "num" }, String(e.epoch)),
+      el("td", { title: `${fmtTime(e.start)} – ${fmtTime(e.end)}` }, `${fmtTime(e.start).slice(5)}–${fmtClock(e.end)}`),
+      el("td", { class: "num" }, String(e.count)),
+      el("td", { class: "mono", title: e.root || "" }, short(e.root, 4)),
+      el("td", { class: "mono", title: e.anchor_tx || "" }, short(e.anchor_tx, 4)),
+      el("td", { class: "mono", title: e.uri || "" }, e.cid ? `${e.cid.slice(0, 8)}…${e.cid.slice(-4)}` : "—"),
+      statusCell);
+    body.append(row);
+  }
+  if (!data.items.length) emptyRow(body, 7, "No epoch has closed yet.");
+}
+
+// ------------------------------------------------------------------------- verify
+function fillDeviceSelect() {
+  const select = $("verify-device");
+  const current = select.value;
+  select.replaceChildren(...state.devices.filter((d) => d.last_seq != null)
+    .map((d) => el("option", { value: d.device }, `${deviceLabel(d)} (${short(d.device, 4)})`)));
+  if (state.selected && [...select.options].some((o) => o.value === state.selected)) select.value = state.selected;
+  else if (current) select.value = current;
+}
+
+async function fillSeqSelect() {
+  const device = $("verify-device").value;
+  const select = $("verify-seq");
+  if (!device) { select.replaceChildren(); return; }
+  const data = await api(`/v1/devices/${device}/reports?limit=50`);
+  select.replaceChildren(...data.items.map((r) => el("option", { value: r.seq },
+    `seq ${r.seq} · ${fmtTime(r.start)}` + (r.anchored ? ` · epoch ${r.epoch}` : " · not anchored yet"))));
+  const anchored = data.items.find((r) => r.anchored);
+  if (anchored) select.value = String(anchored.seq);
+}
+
+function showSteps(result, title) {
+  const box = $("verify-result");
+  box.dataset.ok = String(result.ok);
+  const verdict = el("div", { class: `verdict ${result.ok ? "ok" : "bad"}` },
+    result.ok ? `✓ ${title}: verified` : `✗ ${title}: verification failed`);
+  const list = el("ul", { class: "steps" });
+  for (const s of result.steps) {
+    const li = el("li");
+    li.append(el("span", { class: `mark ${s.ok ? "ok" : "bad"}` }, s.ok ? "✓" : "✗"), el("span", {}, s.name), el("span", { class: "detail" }, s.detail));
+    list.append(li);
+  }
+  box.replaceChildren(verdict, list);
+}
+
+// The CBOR encodings a number may have (half, single, double float), as byte strings.
+function cborFloats(value) {
+  const out = [];
+  const f64 = new DataView(new ArrayBuffer(8));
+  f64.setFloat64(0, value);
+  out.push([0xfb, ...new Uint8Array(f64.buffer)]);
+  const f32 = new DataView(new ArrayBuffer(4));
+  f32.setFloat32(0, value);
+  if (f32.getFloat32(0) === value) {
+    out.push([0xfa, ...new Uint8Array(f32.buffer)]);
+    const bits = f32.getUint32(0);
+    const exp = ((bits >>> 23) & 0xff) - 127 + 15, mant = bits & 0x7fffff;
+    if (exp > 0 && exp < 31 && (mant & 0x1fff) === 0) {
+      const half = ((bits >>> 16) & 0x8000) | (exp << 10) | (mant >>> 13);
+      out.push([0xf9, half >> 8, half & 0xff]);
+    }
+  }
+  return out;
+}
+
+// Index of the last byte of ``value``'s encoding inside the signed payload, or -1.
+function findNumber(bytes, value) {
+  const end = bytes.length - 66; // the payload ends where the signature (2 + 64 bytes) starts
+  for (const pattern of cborFloats(value)) {
+    for (let i = end - pattern.length; i >= 0; i--) {
+      if (pattern.every((b, j) => bytes[i + j] === b)) return i + pattern.length - 1;
+    }
+  }
+  return -1;
+}
+
+async function runVerify(tampered) {
+  const device = $("verify-device").value, seq = $("verify-seq").value;
+  if (!device || !seq) return;
+  const box = $("verify-result");
+  box.dataset.ok = "";
+  box.replaceChildren(el("div", { class: "muted" }, "Verifying…"));
+  try {
+    if (!tampered) {
+      showSteps(await api(`/v1/verify/${device}/${seq}`), `seq ${seq}`);
+      return;
+    }
+    const [report, proof] = await Promise.all([api(`/v1/reports/${device}/${seq}`), api(`/v1/proofs/${device}/${seq}`)]);
+    const bytes = Uint8Array.from(atob(report.cose), (c) => c.charCodeAt(0));
+    const reading = report.decoded.records.find((r) => typeof r.value === "number");
+    const at = reading ? findNumber(bytes, reading.value) : -1;
+    // Change that reading's last bit (as someone editing a value would); without one,
+    // change the signature's last byte.
+    bytes[at >= 0 ? at : bytes.length - 1] ^= 0x01;
+    const cose = btoa(String.fromCharCode(...bytes));
+    const result = await api("/v1/verify", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ report: cose, proof }),
+    });
+    showSteps(result, `tampered copy of seq ${seq}`);
+  } catch (error) {
+    box.dataset.ok = "false";
+    box.replaceChildren(el("div", { class: "verdict bad" }, `✗ ${error.message}`));
+  }
+}
+
+// ------------------------------------------------------------------------ rewards
+async function renderRewards() {
+  const owner = $("owner").value.trim();
+  const box = $("rewards");
+  if (!owner) { box.replaceChildren(el("div", { class: "muted" }, "Select a registered device, or enter an owner address.")); return; }
+  try {
+    const r = await api(`/v1/rewards/${owner}?limit=100`);
+    const totals = el("div", { class: "totals" });
+    for (const [label, value] of [["Earned (cumulative)", r.cumulative], ["Claimed", r.claimed], ["Claimable", r.claimable]]) {
+      const t = el("div", { class: "total" }); t.append(el("span", { class: "muted" }, label), el("b", {}, tokens(value))); totals.append(t);
+    }
+    const table = el("table", { class: "table" });
+    table.append(el("thead")); table.tHead.append(el("tr"));
+    for (const h of ["Epoch", "Amount", "Cumulative", "Reward root tx"]) table.tHead.rows[0].append(el("th", {}, h));
+    const body = el("tbody");
+    for (const line of r.epochs.items.slice().reverse()) {
+      const row = el("tr");
+      row.append(el("td", { class: "num" }, String(line.epoch)), el("td", { class: "num" }, tokens(line.amount)),
+        el("td", { class: "num" }, tokens(line.cumulative)), el("td", { class: "mono", title: line.reward_tx || "" }, short(line.reward_tx)));
+      body.append(row);
+    }
+    table.append(body);
+    const parts = [totals, el("div", { class: "scroll" })];
+    parts[1].append(table);
+    if (r.claim) {
+      const details = el("details");
+      details.append(el("summary", {}, `Claim proof (epoch ${r.claim.epoch} root ${short(r.claim.root)})`),
+        el("pre", {}, JSON.stringify({ owner: r.owner, cumulative: r.claim.cumulative, proof: r.claim.proof }, null, 2)));
+      parts.push(details);
+    } else {
+      parts.push(el("div", { class: "muted" }, "No reward root includes this owner yet."));
+    }
+    box.replaceChildren(...parts);
+  } catch (error) {
+    box.replaceChildren(el("div", { class: "verdict bad" }, error.message));
+  }
+}
+
+// --------------------------------------------------------------------------- flow
+async function select(device) {
+  state.selected = device;
+  renderMap(); renderHealth(); fillDeviceSelect();
+  await fillSeqSelect().catch((e) => showError(e.message));
+  const d = state.devices.find((x) => x.device === device);
+  if (d && d.owner) { $("owner").value = d.owner; renderRewards(); }
+}
+
+async function loadDevices() {
+  const data = await api("/v1/devices?limit=10000");
+  state.devices = data.items;
+  const online = state.devices.filter((d) => d.online).length;
+  $("summary").textContent = `${state.devices.length} devices · ${online} online`;
+  renderMap(); renderHealth();
+}
+
+async function loadCatalog() {
+  const { metrics } = await api("/v1/catalog");
+  const environmental = metrics.filter((m) => m.split("/").length !== 3);
+  const select = $("metric");
+  const current = select.value;
+  select.replaceChildren(...environmental.map((m) => el("option", { value: m }, m)));
+  if (environmental.includes(current)) select.value = current;
+}
+
+async function refresh() {
+  if (state.busy) return;
+  state.busy = true;
+  try {
+    await loadDevices();
+    await loadCatalog();
+    await Promise.all([renderEnvironment(), renderTraffic(), renderEpochs()]);
+    showError("");
+    $("updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
+    document.body.dataset.loaded = "true";
+  } catch (error) {
+    showError(error.status === 401 ? `${error.message} — enter an API key above.` : `Could not load data: ${error.message}`);
+  } finally {
+    state.busy = false;
+  }
+}
+
+async function start() {
+  try {
+    state.info = await api("/v1/info");
+  } catch (error) {
+    state.info = { epochs: true, require_keys: true };
+  }
+  if (state.info.require_keys) $("key-box").hidden = false;
+  $("api-key").value = localStorage.getItem("fieldproof-api-key") || "";
+  $("api-key").addEventListener("change", (e) => { localStorage.setItem("fieldproof-api-key", e.target.value.trim()); refresh(); });
+  for (const id of ["metric", "range", "agg"]) $(id).addEventListener("change", () => { renderEnvironment(); renderTraffic(); });
+  $("verify-device").addEventListener("change", () => fillSeqSelect().catch((e) => showError(e.message)));
+  $("verify-btn").addEventListener("click", () => runVerify(false));
+  $("tamper-btn").addEventListener("click", () => runVerify(true));
+  $("owner-btn").addEventListener("click", renderRewards);
+  await refresh();
+  fillDeviceSelect();
+  const first = state.devices.find((d) => d.owner) || state.devices[0];
+  if (first) await select(first.device);
+  else renderRewards();
+  setInterval(refresh, REFRESH_MS);
+}
+
+start();
