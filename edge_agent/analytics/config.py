@@ -43,7 +43,7 @@ class TrackerConfig(ConfigModel):
 class LineConfig(ConfigModel):
     """A directed counting segment; ``in`` is a crossing to its right as seen on screen."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Record name prefix.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Record name prefix.")
     start: tuple[float, float] = Field(description="First end point, source pixels.")
     end: tuple[float, float] = Field(description="Second end point, source pixels.")
     hysteresis: float = Field(
@@ -60,7 +60,7 @@ class LineConfig(ConfigModel):
 class ZoneConfig(ConfigModel):
     """A polygon whose occupancy (tracked objects inside) is reported."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Record name prefix.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Record name prefix.")
     polygon: tuple[tuple[float, float], ...] = Field(
         min_length=3, description="Vertices in source pixels."
     )

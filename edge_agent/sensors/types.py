@@ -38,7 +38,7 @@ class DriverStats:
 class SensorConfigBase(ConfigModel):
     """Fields every sensor config has; each driver adds ``type: Literal[KEY]``."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Record name prefix.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Record name prefix.")
 
 
 class SensorDriver(Protocol):

@@ -54,7 +54,7 @@ class MotionConfig(ConfigModel):
 class CameraConfig(ConfigModel):
     """One camera: a file, an RTSP/HTTP URL, or a V4L2 device (``/dev/videoN`` or its index)."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="Record name prefix.")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Record name prefix.")
     url: str | int = Field(description="File path, rtsp://, http(s)://, /dev/videoN or index.")
     share_frames: bool = Field(
         default=False,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from edge_agent.analytics.config import TrackerConfig
 from edge_agent.analytics.geometry import iou_matrix
@@ -94,3 +96,29 @@ def test_assignment_is_optimal_not_greedy() -> None:
     tracks = tracker.update(detections((middle, 0.9, CAR), (far_left, 0.9, CAR)))
     by_id = {t.track_id: t.box for t in tracks}
     assert by_id == {1: far_left, 2: middle}
+
+
+boxes = st.tuples(st.floats(0, 600), st.floats(0, 400), st.floats(5, 150), st.floats(5, 150)).map(
+    lambda b: (b[0], b[1], b[0] + b[2], b[1] + b[3])
+)
+frame = st.lists(st.tuples(boxes, st.floats(0.0, 1.0), st.sampled_from([0, 2, 7])), max_size=8)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(frame, max_size=25))
+def test_ids_are_unique_per_frame_and_never_reused(frames: list[list[tuple]]) -> None:
+    tracker = ByteTracker()
+    finished: set[int] = set()
+    previous: set[int] = set()
+    for items in frames:
+        tracks = tracker.update(detections(*items))
+        ids = [t.track_id for t in tracks]
+        assert len(ids) == len(set(ids))
+        assert len(tracks) <= len(items)  # only tracks matched this frame are reported
+        assert not set(ids) & finished
+        live = tracker.live_ids
+        finished |= previous - live
+        previous = live
+        for track in tracks:
+            assert track.time_since_update == 0
+            assert track.box in [tuple(float(v) for v in np.float32(b)) for b, _, _ in items]
