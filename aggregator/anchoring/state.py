@@ -5,8 +5,9 @@ and bundle CID, and the reward root with the cumulative totals it commits to. It
 moves ``closed`` → ``anchored`` → ``done`` (``empty`` for an epoch without reports). A
 lease row elects the one process allowed to anchor.
 
-SQLite (``sqlite:///PATH``) is the backend here; the SQL is kept to what PostgreSQL also
-runs, so a shared ledger database can hold the lease when several aggregators run.
+The URL picks the backend: ``sqlite:///PATH`` (one host) or ``postgresql://…`` (the
+database several aggregator processes share, so that one of them anchors). The SQL is the
+common subset of both.
 """
 
 from __future__ import annotations
@@ -19,18 +20,19 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from aggregator.anchoring.errors import AnchoringError, AnchoringValueError
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS anchor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS anchor_leases ("
-    " name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at REAL NOT NULL)",
+    " name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at {real} NOT NULL)",
     "CREATE TABLE IF NOT EXISTS anchor_epochs ("
-    " epoch INTEGER PRIMARY KEY, start_at INTEGER NOT NULL, end_at INTEGER NOT NULL,"
-    " status TEXT NOT NULL, count INTEGER NOT NULL, root BLOB, cid TEXT,"
-    " reward_root BLOB, total_cumulative TEXT, cumulative TEXT,"
+    " epoch BIGINT PRIMARY KEY, start_at BIGINT NOT NULL, end_at BIGINT NOT NULL,"
+    " status TEXT NOT NULL, count BIGINT NOT NULL, root {blob}, cid TEXT,"
+    " reward_root {blob}, total_cumulative TEXT, cumulative TEXT,"
     " anchor_tx TEXT, reward_tx TEXT)",
 )
 
@@ -91,48 +93,157 @@ _COLUMNS = (
 def sqlite_path(url: str) -> str:
     prefix = "sqlite:///"
     if not url.startswith(prefix) or len(url) == len(prefix):
-        raise AnchoringValueError(
-            f"anchor state {url!r}: expected sqlite:///PATH (the only backend for now)"
-        )
+        raise AnchoringValueError(f"anchor state {url!r}: expected sqlite:///PATH")
     return url[len(prefix) :]
 
 
-class AnchorState:
-    """The anchorer's persistent state and leader lease in one SQLite database (WAL)."""
+class _Backend:
+    """One connection and the few ways the two databases differ."""
+
+    types: ClassVar[dict[str, str]] = {"real": "REAL", "blob": "BLOB"}
 
     def __init__(self, url: str) -> None:
+        self.url = url
+        self.conn: Any = None
+
+    def sql(self, statement: str) -> str:
+        return statement
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        raise NotImplementedError
+
+    def fetch(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+class _Sqlite(_Backend):
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
         path = sqlite_path(url)
         if path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(
-                path, isolation_level=None, check_same_thread=False, timeout=30.0
-            )
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: "epoch closed with root R" must survive power loss before we send.
-            self._db.execute("PRAGMA synchronous=FULL")
-            for statement in SCHEMA:
-                self._db.execute(statement)
-        except sqlite3.Error as exc:
-            raise AnchoringError(f"anchor state {url}: {exc}") from exc
-        self._lock = threading.Lock()
-
-    def close(self) -> None:
-        self._db.close()
+        self.conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: "epoch closed with root R" must survive power loss before we send.
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.execute("PRAGMA busy_timeout=30000")
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite3.Cursor]:
+    def transaction(self) -> Iterator[Any]:
+        cursor = self.conn.cursor()
+        try:
+            # IMMEDIATE: take the write lock first, so two processes serialise here.
+            cursor.execute("BEGIN IMMEDIATE")
+            yield cursor
+            cursor.execute("COMMIT")
+        except BaseException:
+            cursor.execute("ROLLBACK")
+            raise
+        finally:
+            cursor.close()
+
+    def fetch(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = self.conn.execute(statement, params).fetchall()
+        return rows
+
+
+class _Postgres(_Backend):
+    types: ClassVar[dict[str, str]] = {"real": "DOUBLE PRECISION", "blob": "BYTEA"}
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        import psycopg
+
+        self.conn = psycopg.connect(url, autocommit=True)
+
+    def sql(self, statement: str) -> str:
+        return statement.replace("?", "%s")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self.conn.transaction(), self.conn.cursor() as cursor:
+            yield _PgCursor(cursor, self)
+
+    def fetch(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self.conn.cursor() as cursor:
+            cursor.execute(self.sql(statement), params)
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+
+
+class _PgCursor:
+    """A cursor that takes the ``?`` placeholders the statements are written with."""
+
+    def __init__(self, cursor: Any, backend: _Postgres) -> None:
+        self._cursor = cursor
+        self._backend = backend
+
+    def execute(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        self._cursor.execute(self._backend.sql(statement), params)
+
+    def fetchone(self) -> Any:
+        return self._cursor.fetchone()
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+
+def _open_backend(url: str) -> _Backend:
+    scheme = urlsplit(url).scheme
+    try:
+        if scheme == "sqlite":
+            return _Sqlite(url)
+        if scheme in ("postgresql", "postgres"):
+            return _Postgres(url)
+    except AnchoringValueError:
+        raise
+    except Exception as exc:  # sqlite3.Error, psycopg.Error: both name the cause
+        raise AnchoringError(f"anchor state {_redact(url)}: {exc}") from exc
+    raise AnchoringValueError(
+        f"anchor state {_redact(url)}: unknown scheme {scheme!r} (sqlite or postgresql)"
+    )
+
+
+def _redact(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@")
+
+
+class AnchorState:
+    """The anchorer's persistent state and leader lease (``sqlite:///…`` or ``postgresql://…``)."""
+
+    def __init__(self, url: str) -> None:
+        self._backend = _open_backend(url)
+        self._lock = threading.Lock()
+        try:
+            with self._tx() as cursor:
+                for statement in SCHEMA:
+                    cursor.execute(statement.format(**self._backend.types))
+        except AnchoringError:
+            raise
+        except Exception as exc:
+            raise AnchoringError(f"anchor state {_redact(url)}: {exc}") from exc
+
+    def close(self) -> None:
+        self._backend.close()
+
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        with self._lock, self._backend.transaction() as cursor:
+            yield cursor
+
+    def _fetch(self, statement: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
-            cursor = self._db.cursor()
-            try:
-                cursor.execute("BEGIN IMMEDIATE")
-                yield cursor
-                cursor.execute("COMMIT")
-            except BaseException:
-                cursor.execute("ROLLBACK")
-                raise
-            finally:
-                cursor.close()
+            return self._backend.fetch(statement, params)
 
     # -- leader lease ------------------------------------------------------------------
 
@@ -161,11 +272,10 @@ class AnchorState:
             )
 
     def lease_holder(self, name: str, now: float) -> str | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT holder FROM anchor_leases WHERE name = ? AND expires_at >= ?", (name, now)
-            ).fetchone()
-        return None if row is None else str(row[0])
+        rows = self._fetch(
+            "SELECT holder FROM anchor_leases WHERE name = ? AND expires_at >= ?", (name, now)
+        )
+        return str(rows[0][0]) if rows else None
 
     # -- epochs --------------------------------------------------------------------------
 
@@ -182,35 +292,25 @@ class AnchorState:
         return int(row[0])
 
     def epoch(self, epoch: int) -> EpochRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM anchor_epochs WHERE epoch = ?", (epoch,)
-            ).fetchone()
-        return None if row is None else _record(row)
+        rows = self._fetch(f"SELECT {_COLUMNS} FROM anchor_epochs WHERE epoch = ?", (epoch,))
+        return _record(rows[0]) if rows else None
 
     def last_epoch(self) -> EpochRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {_COLUMNS} FROM anchor_epochs ORDER BY epoch DESC LIMIT 1"
-            ).fetchone()
-        return None if row is None else _record(row)
+        rows = self._fetch(f"SELECT {_COLUMNS} FROM anchor_epochs ORDER BY epoch DESC LIMIT 1")
+        return _record(rows[0]) if rows else None
 
     def epochs(self) -> list[EpochRecord]:
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {_COLUMNS} FROM anchor_epochs ORDER BY epoch"
-            ).fetchall()
+        rows = self._fetch(f"SELECT {_COLUMNS} FROM anchor_epochs ORDER BY epoch")
         return [_record(row) for row in rows]
 
     def previous_cumulative(self, before: int) -> dict[str, int]:
         """The cumulative reward totals of the last epoch before ``before`` that has them."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT cumulative FROM anchor_epochs WHERE epoch < ? AND cumulative IS NOT NULL "
-                "ORDER BY epoch DESC LIMIT 1",
-                (before,),
-            ).fetchone()
-        return {} if row is None else {k: int(v) for k, v in json.loads(row[0]).items()}
+        rows = self._fetch(
+            "SELECT cumulative FROM anchor_epochs WHERE epoch < ? AND cumulative IS NOT NULL "
+            "ORDER BY epoch DESC LIMIT 1",
+            (before,),
+        )
+        return {k: int(v) for k, v in json.loads(rows[0][0]).items()} if rows else {}
 
     def record_closed(self, record: EpochRecord) -> EpochRecord:
         """Persist a closed epoch; if it was closed already, the stored record wins."""

@@ -99,7 +99,11 @@ def register_aggregator(
     anchor.add_argument(
         "--ledger", required=True, help="ledger URL (sqlite:///… or postgresql://…)"
     )
-    anchor.add_argument("--state", required=True, help="anchor state URL (sqlite:///PATH)")
+    anchor.add_argument(
+        "--state",
+        required=True,
+        help="anchor state and lease URL (sqlite:///PATH, or postgresql://… shared by aggregators)",
+    )
     anchor.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
     anchor.add_argument("--deployment", required=True, type=Path, help="deployment.json")
     anchor.add_argument("--key", required=True, help=KEY_HELP)

@@ -63,9 +63,10 @@ class Harness:
         )
         self.raws: dict[int, list[bytes]] = {}
         self._seq = 0
+        self.state_url = f"sqlite:///{tmp_path / 'anchor.db'}"
 
     def anchorer(self, chain: object | None = None) -> EpochAnchorer:
-        state = AnchorState(f"sqlite:///{self.tmp_path / 'anchor.db'}")
+        state = AnchorState(self.state_url)
         return EpochAnchorer(
             self.settings,
             self.ledger,
@@ -210,7 +211,7 @@ def test_crash_and_restart_anchor_each_epoch_exactly_once(harness: Harness, poin
     assert [o.epoch for o in outcomes] == [1, 2, 3]
     assert harness.anchored_epochs() == [0, 1, 2, 3]
     assert harness.reward_epochs() == [0, 1, 2, 3]
-    state = AnchorState(f"sqlite:///{harness.tmp_path / 'anchor.db'}")
+    state = AnchorState(harness.state_url)
     assert [r.status for r in state.epochs()] == [EpochStatus.DONE] * 4
 
 
@@ -266,7 +267,13 @@ def test_a_foreign_root_on_chain_stops_the_anchorer(harness: Harness) -> None:
         anchorer.tick(harness.after(0))
 
 
-def test_only_the_lease_holder_anchors(harness: Harness) -> None:
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_only_the_lease_holder_anchors(
+    harness: Harness, database: str, request: pytest.FixtureRequest
+) -> None:
+    if database == "postgresql":
+        # Aggregators sharing a PostgreSQL database elect the anchorer there.
+        harness.state_url = request.getfixturevalue("postgres_url")
     first = harness.anchorer()
     second = harness.anchorer()
     object.__setattr__(second, "settings", _with_holder(harness.settings, "second"))
