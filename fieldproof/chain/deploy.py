@@ -95,6 +95,14 @@ class Deployment:
             raise ChainValueError(f"deployment {path}: not JSON ({exc})") from exc
         return cls.from_json(data)
 
+    def ensure_chain(self, w3: Web3) -> None:
+        """Fail unless ``w3`` is connected to the chain this deployment lives on."""
+        connected = int(w3.eth.chain_id)
+        if connected != self.chain_id:
+            raise ChainValueError(
+                f"deployment is on chain {self.chain_id}, but the node serves chain {connected}"
+            )
+
     def _bind(self, kind: type[_B], w3: Web3, sender: Sender | None) -> _B:
         entry = self.contracts[kind.contract_name]
         return kind(w3, entry.address, sender, entry.abi)

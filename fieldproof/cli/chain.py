@@ -154,6 +154,7 @@ def _register(args: argparse.Namespace) -> int:
             f"{pop.chain_id}, not {registry_address} on chain {deployment.chain_id}"
         )
     w3 = connect(args.rpc)
+    deployment.ensure_chain(w3)
     registry = deployment.registry(w3, Sender(w3, load_account(args.key)))
     outcome = registry.register(pop, args.metadata_uri)
     print(
@@ -176,7 +177,9 @@ def _device(args: argparse.Namespace) -> int:
 
     device_id = parse_device_id(args.device_id)
     w3 = connect(args.rpc)
-    registry = Deployment.load(args.deployment).registry(w3)
+    deployment = Deployment.load(args.deployment)
+    deployment.ensure_chain(w3)
+    registry = deployment.registry(w3)
     owner = registry.owner_of(device_id)
     info: dict[str, object] = {"deviceId": "0x" + device_id.hex(), "registered": owner is not None}
     if owner is not None:
