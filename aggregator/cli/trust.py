@@ -111,6 +111,13 @@ def register_aggregator(
     anchor.add_argument("--epoch-seconds", type=int, default=3600, help="epoch length (s)")
     anchor.add_argument("--genesis", type=int, default=0, help="Unix time of epoch 0's start")
     anchor.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=5.0,
+        help="wait this long after an epoch ends before closing it; must exceed the time "
+        "ingest takes to commit a received report, or late commits miss their epoch",
+    )
+    anchor.add_argument(
         "--emission", type=int, default=1000 * 10**18, help="reward token units per epoch"
     )
     anchor.add_argument(
@@ -310,7 +317,14 @@ def _anchor(args: argparse.Namespace) -> int:
         emission=args.emission,
         holder=args.holder,
         first_epoch=args.first_epoch,
+        grace_seconds=args.grace_seconds,
     )
+    cap = chain.distributor.epoch_cap()
+    if settings.emission > cap:
+        # setRoot would revert every epoch and anchoring would stall behind it.
+        raise FieldproofValueError(
+            f"--emission {settings.emission} exceeds RewardDistributor's epoch cap {cap}"
+        )
     ledger = open_ledger(args.ledger)
     state = AnchorState(args.state)
     anchorer = EpochAnchorer(settings, ledger, chain, state)

@@ -62,9 +62,12 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
     anchor += ["--key", "env:FP_TEST_ANCHOR_KEY", "--bundle-dir", str(bundles)]
     anchor += ["--epoch-seconds", str(EPOCH), "--genesis", str(genesis)]
     anchor += ["--first-epoch", "0", "--emission", "1000", "--once"]
+    # An emission above the on-chain cap would stall every epoch: refused up front.
+    too_much = [*anchor[:-3], "--emission", str(10**30), "--once"]
+    assert main(too_much) == 1
+    assert "exceeds RewardDistributor's epoch cap" in capsys.readouterr().err
     assert main(anchor) == 0
-    captured = capsys.readouterr()
-    lines = captured.out.splitlines()
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("epoch 0: done, 4 reports, cid b")
     assert [line.split(":")[0] for line in lines] == [f"epoch {e}" for e in range(4)]
     assert all("empty" in line for line in lines[1:])
