@@ -20,6 +20,7 @@ from fieldproof.wire import Record
 DIRECTIONS: tuple[Direction, ...] = ("in", "out")
 # Beyond this many intervals at once, time has jumped rather than passed.
 MAX_EMPTY_INTERVALS = 100_000
+_EPSILON_S = 1e-6
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,6 +236,11 @@ class IntervalAggregator:
             )
             for zone, cls in sorted(bucket.occupancy_max)
         )
+        length = end - bucket.start
+        offline = min(bucket.offline, length)
+        if length - offline < _EPSILON_S:
+            # Summed outage pieces may fall short of the interval by rounding alone.
+            offline = length
         return IntervalSummary(
             camera=self.camera,
             start=bucket.start,
@@ -245,5 +251,5 @@ class IntervalAggregator:
             processed=bucket.processed,
             motion_skipped=bucket.motion_skipped,
             dropped=bucket.dropped,
-            offline_seconds=min(bucket.offline, end - bucket.start),
+            offline_seconds=offline,
         )

@@ -166,3 +166,43 @@ def test_prefetch_keeps_order_and_reraises(depth: int) -> None:
 
     with pytest.raises(OSError, match="decoder died"):
         list(prefetched(broken(), depth=depth))
+
+
+def test_live_camera_that_fails_then_recovers_reports_offline_time() -> None:
+    import threading
+    import time
+
+    from tests.edge_agent.sources.fakes import ScriptedCapture, ScriptedFactory
+
+    delays: list[float] = []
+    stop = threading.Event()
+
+    def sleep(seconds: float) -> None:
+        delays.append(seconds)
+        time.sleep(seconds)
+        if len(delays) == 4:  # the delay after the recovered stream drops again
+            stop.set()
+
+    capture = ScriptedCapture([walker(i) for i in range(30)], on_read=lambda: time.sleep(0.005))
+    factory = ScriptedFactory([OSError("refused"), OSError("refused"), OSError("refused"), capture])
+    cfg = camera(
+        url="rtsp://cam.local/s",
+        interval_s=0.1,
+        motion={"enabled": False},
+        reconnect={"initial_s": 0.05, "factor": 2.0, "max_s": 0.15, "jitter": 0.0},
+    )
+    source = open_camera(cfg, factory=factory, sleep=sleep, stop=stop)
+    pipeline = PerceptionPipeline(cfg, BlobDetector())
+    summaries = list(pipeline.run(source.events()))
+    source.close()
+
+    assert delays == [0.05, 0.1, 0.15, 0.15]
+    offline = sum(s.offline_seconds for s in summaries)
+    assert offline == pytest.approx(sum(delays), abs=0.05)
+    assert sum(s.frames for s in summaries) + source.stats.dropped == 30
+    down = [s for s in summaries if s.uptime_seconds == 0.0]
+    assert down  # whole intervals spent waiting to reconnect
+    for summary in down:
+        names = {r.name for r in summary.records()}
+        assert not any(n.startswith("door/") for n in names)
+        assert "cam/offline" in names
