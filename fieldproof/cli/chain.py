@@ -20,7 +20,9 @@ KEY_SOURCE_HELP = (
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    commands = group_parser(subparsers, "chain", "Deploy and rebuild the on-chain contracts.")
+    commands = group_parser(
+        subparsers, "chain", "Deploy the contracts, register devices, rebuild the artifacts."
+    )
     deploy = commands.add_parser(
         "deploy",
         help="Deploy DeviceRegistry, DataAnchor, RewardToken and RewardDistributor.",
