@@ -21,6 +21,8 @@ from edge_agent.sensors.types import DriverStats, Reading, SensorConfigBase
 KEY = "sds011"
 FRAME_LENGTH = 10
 HEAD, DATA_CMD, REPLY_CMD, TAIL = 0xAA, 0xC0, 0xC5, 0xAB
+COMMAND, SET_WORKING_PERIOD, WRITE = 0xB4, 0x08, 0x01
+ALL_DEVICES = 0xFFFF
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,21 @@ def encode_frame(pm25: float, pm10: float, device_id: int = 0xA1B2) -> bytes:
     p25, p10 = round(pm25 * 10), round(pm10 * 10)
     data = bytes([p25 & 0xFF, p25 >> 8, p10 & 0xFF, p10 >> 8, device_id >> 8, device_id & 0xFF])
     return bytes([HEAD, DATA_CMD]) + data + bytes([checksum(data), TAIL])
+
+
+def encode_command(data: bytes, device_id: int = ALL_DEVICES) -> bytes:
+    """A 19-byte host command: ``AA B4 d1..d13 idH idL sum AB`` (sum over d1..idL)."""
+    if len(data) > 13:
+        raise ValueError("an SDS011 command carries at most 13 data bytes")
+    body = data.ljust(13, b"\x00") + bytes([device_id >> 8, device_id & 0xFF])
+    return bytes([HEAD, COMMAND]) + body + bytes([checksum(body), TAIL])
+
+
+def working_period_command(minutes: int) -> bytes:
+    """Measure continuously (0) or once every 1–30 minutes, the fan sleeping in between."""
+    if not 0 <= minutes <= 30:
+        raise ValueError("SDS011 working period is 0 (continuous) to 30 minutes")
+    return encode_command(bytes([SET_WORKING_PERIOD, WRITE, minutes]))
 
 
 class Sds011Parser:
@@ -97,6 +114,8 @@ class ByteStream(Protocol):
 
     def read(self, size: int = 1) -> bytes: ...
 
+    def write(self, data: bytes, /) -> int | None: ...
+
     def close(self) -> None: ...
 
 
@@ -107,6 +126,13 @@ class Sds011Config(SensorConfigBase):
     port: str = Field(default="/dev/ttyUSB0", description="Serial device.")
     baudrate: int = Field(default=9600, description="The sensor's fixed rate is 9600.")
     timeout_s: float = Field(default=2.0, gt=0.0, description="Wait per read for a frame.")
+    working_period_min: int = Field(
+        default=0,
+        ge=0,
+        le=30,
+        description="0: measure every second; N: once every N minutes, fan off between (saves "
+        "power and the laser's life).",
+    )
 
 
 class Sds011Driver:
@@ -126,6 +152,9 @@ class Sds011Driver:
         self._stream = stream
         self._clock = clock
         self._monotonic = monotonic
+        if config.working_period_min:
+            # The sensor keeps this setting across power cycles, so it is sent every start.
+            stream.write(working_period_command(config.working_period_min))
 
     @classmethod
     def from_config(cls, config: Sds011Config) -> Sds011Driver:

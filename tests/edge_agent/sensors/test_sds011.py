@@ -9,7 +9,9 @@ from edge_agent.sensors.sds011 import (
     Sds011Driver,
     Sds011Parser,
     checksum,
+    encode_command,
     encode_frame,
+    working_period_command,
 )
 
 # A frame as the sensor sends it: PM2.5 = 0x0017/10 = 2.3, PM10 = 0x0042/10 = 6.6, id 0xA1B2.
@@ -105,6 +107,11 @@ class FakeSerial:
     def __init__(self, data: bytes) -> None:
         self.data = data
         self.closed = False
+        self.written = b""
+
+    def write(self, data: bytes, /) -> int:
+        self.written += data
+        return len(data)
 
     def read(self, size: int = 1) -> bytes:
         chunk, self.data = self.data[:size], self.data[size:]
@@ -137,3 +144,24 @@ def test_missing_port_is_an_agent_error() -> None:
 
     with pytest.raises(AgentError, match="/dev/does-not-exist"):
         Sds011Driver.from_config(Sds011Config(name="pm", type="sds011", port="/dev/does-not-exist"))
+
+
+def test_command_frames() -> None:
+    # Control protocol V1.3 commands as published: firmware version query, passive mode.
+    assert encode_command(bytes([0x07])) == bytes.fromhex("AAB407" + "00" * 12 + "FFFF05AB")
+    assert encode_command(bytes([0x02, 0x01, 0x01])) == bytes.fromhex(
+        "AAB4020101" + "00" * 10 + "FFFF02AB"
+    )
+    # Set working period to 1 minute: 08 01 01, checksum 0x08+0x01+0x01+0xFF+0xFF = 0x208.
+    assert working_period_command(1) == bytes.fromhex("AAB4080101" + "00" * 10 + "FFFF08AB")
+    with pytest.raises(ValueError, match="30 minutes"):
+        working_period_command(31)
+
+
+def test_driver_sets_working_period_at_start() -> None:
+    port = FakeSerial(encode_frame(4.0, 5.0))
+    cfg = Sds011Config(name="pm", type="sds011", working_period_min=5)
+    driver = Sds011Driver(cfg, port)
+    assert port.written == working_period_command(5)
+    assert [r.value for r in driver.read()] == [4.0, 5.0]
+    assert Sds011Driver(Sds011Config(name="pm", type="sds011"), FakeSerial(b"")) is not None
