@@ -12,7 +12,11 @@ import importlib
 
 from fieldproof.cli import group_parser
 
-COMMAND_MODULES: tuple[str, ...] = ("aggregator.cli.ingest", "aggregator.cli.trust")
+COMMAND_MODULES: tuple[str, ...] = (
+    "aggregator.cli.ingest",
+    "aggregator.cli.trust",
+    "aggregator.cli.api",
+)
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

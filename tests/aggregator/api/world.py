@@ -55,6 +55,7 @@ class World:
     readings: dict[str, dict[str, list[tuple[float, float]]]] = field(default_factory=dict)
     last_seq: dict[str, int] = field(default_factory=dict)
     env: ChainEnv | None = None
+    directory: Path | None = None
 
     @staticmethod
     def hex(index: int) -> str:
@@ -166,4 +167,5 @@ def build_world(tmp_path: Path, ledger: SqlLedger, series: SeriesStore, env: Cha
         readings={k: dict(v) for k, v in readings.items()},
         last_seq=last_seq,
         env=env,
+        directory=tmp_path,
     )
