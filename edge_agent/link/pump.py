@@ -90,6 +90,7 @@ class OutboxPump:
         return self._idle.wait(timeout)
 
     def _run(self) -> None:
+        self.outbox.relax_sync_for_this_thread()
         try:
             while not self._stop.is_set():
                 self._wake.wait(0.2)
@@ -97,7 +98,7 @@ class OutboxPump:
                 self._drain_acks()
                 if self.link.connected:
                     self._fill_window()
-                if not self._in_flight and self.outbox.stats().depth == 0:
+                if not self._in_flight and self.outbox.is_empty():
                     self._idle.set()
                 else:
                     self._idle.clear()

@@ -85,6 +85,14 @@ class Outbox:
             self._local.conn = conn
         return conn
 
+    def relax_sync_for_this_thread(self) -> None:
+        """Commit this thread's deletes without fsync (``synchronous=NORMAL`` under WAL).
+
+        For the publishing thread only: a delete lost to a power cut means one report is
+        sent again and deduplicated by (device, seq); appends keep full durability.
+        """
+        self.connection().execute("PRAGMA synchronous=NORMAL")
+
     def close(self) -> None:
         """Close this thread's connection."""
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -179,6 +187,9 @@ class Outbox:
             .fetchall()
         )
         return [OutboxEntry(int(seq), float(created), bytes(data)) for seq, created, data in rows]
+
+    def is_empty(self) -> bool:
+        return self.connection().execute("SELECT 1 FROM reports LIMIT 1").fetchone() is None
 
     def get(self, seq: int) -> OutboxEntry | None:
         row = (
