@@ -15,6 +15,7 @@ from edge_agent.health.config import HealthConfig
 from edge_agent.link.config import LinkConfig
 from edge_agent.outbox.config import OutboxConfig
 from edge_agent.remote.config import RemoteConfig, RuntimeSettings
+from edge_agent.sensors.registry import SensorConfig
 from edge_agent.sources.config import CameraConfig
 from fieldproof.config import ConfigModel, load_config
 
@@ -43,16 +44,20 @@ class AgentConfig(ConfigModel):
         description="Start values of the settings a signed remote config can change.",
     )
     cameras: tuple[CameraConfig, ...] = Field(default=(), description="Cameras to run.")
+    sensors: tuple[SensorConfig, ...] = Field(
+        default=(), description="Environmental sensors (type picks the driver)."
+    )
     detector: DetectorConfig | None = Field(
         default=None, description="Object detector for the cameras; None: NanoDet-m (shipped)."
     )
 
     @model_validator(mode="after")
-    def _verify_camera_names(self) -> AgentConfig:
-        names = [camera.name for camera in self.cameras]
+    def _verify_unique_names(self) -> AgentConfig:
+        # Camera and sensor names prefix record names, so one report must not mix two.
+        names = [camera.name for camera in self.cameras] + [s.name for s in self.sensors]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
-            raise ValueError(f"cameras: names used twice: {duplicates}")
+            raise ValueError(f"cameras/sensors: names used twice: {duplicates}")
         return self
 
 
