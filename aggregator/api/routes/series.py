@@ -14,6 +14,7 @@ from aggregator.api.context import ApiContext, Ctx
 from aggregator.api.devices import traffic_names
 from aggregator.api.errors import ParameterError
 from aggregator.api.export import EXPORT_FORMATS, csv_chunks, parquet_chunks
+from aggregator.api.fleet import fleet_series
 from aggregator.api.params import (
     parse_agg,
     parse_bbox,
@@ -37,10 +38,23 @@ class SeriesQuery:
     end: float
     every: int | None
     agg: Aggregate | None
+    fleet: bool = False
 
     def run(
         self, context: ApiContext, start: float | None = None, end: float | None = None
     ) -> list[SeriesPoint]:
+        if self.fleet:
+            assert self.every is not None
+            assert self.agg is not None
+            return fleet_series(
+                context.sources.series,
+                self.metric,
+                self.devices,
+                self.start if start is None else start,
+                self.end if end is None else end,
+                every=self.every,
+                agg=self.agg,
+            )
         return context.sources.series.series(
             self.metric,
             self.devices,
@@ -57,6 +71,7 @@ class SeriesQuery:
             "end": self.end,
             "every": self.every,
             "agg": self.agg,
+            "group": "fleet" if self.fleet else "device",
         }
 
 
@@ -100,12 +115,23 @@ def build_query(
     end: str,
     every: str | None,
     agg: str | None,
+    group: str = "device",
 ) -> SeriesQuery:
     name = check_metric(metric)
     t0, t1 = parse_range(start, end, context.config.max_range_days)
     bucket = None if every is None else parse_duration(every, "every")
+    if group not in ("device", "fleet"):
+        raise ParameterError("group", f"expected device or fleet, got {group!r}")
+    if group == "fleet" and bucket is None:
+        raise ParameterError("group", "fleet aggregates need 'every' (the bucket length)")
     return SeriesQuery(
-        name, resolve_devices(context, device, bbox), t0, t1, bucket, parse_agg(agg, bucket)
+        name,
+        resolve_devices(context, device, bbox),
+        t0,
+        t1,
+        bucket,
+        parse_agg(agg, bucket),
+        fleet=group == "fleet",
     )
 
 
@@ -115,6 +141,11 @@ _START = Query(..., description="Unix seconds or ISO 8601 (inclusive).")
 _END = Query(..., description="Unix seconds or ISO 8601 (exclusive).")
 _EVERY = Query(None, description="Bucket length (60s, 15m, 1h, 1d); aggregates per bucket.")
 _AGG = Query(None, description="mean, min, max, sum or count (with every; default mean).")
+_GROUP = Query(
+    "device",
+    description="device: one series per device; fleet: one aggregate per bucket over all "
+    "selected devices (needs every).",
+)
 
 
 @router.get("/series", summary="One metric's points or bucket aggregates")
@@ -127,13 +158,22 @@ def series(
     end: str = _END,
     every: str | None = _EVERY,
     agg: str | None = _AGG,
+    group: str = _GROUP,
     limit: int | None = Query(None, description="Page size."),
     offset: int = Query(0, description="Points to skip."),
     context: Ctx,
 ) -> dict[str, Any]:
     size, skip = context.page(limit, offset)
     query = build_query(
-        context, metric=metric, device=device, bbox=bbox, start=start, end=end, every=every, agg=agg
+        context,
+        metric=metric,
+        device=device,
+        bbox=bbox,
+        start=start,
+        end=end,
+        every=every,
+        agg=agg,
+        group=group,
     )
     points = query.run(context)
     chunk = points[skip : skip + size]
@@ -211,6 +251,7 @@ def export(
     end: str = _END,
     every: str | None = _EVERY,
     agg: str | None = _AGG,
+    group: str = _GROUP,
     context: Ctx,
 ) -> StreamingResponse:
     if format not in EXPORT_FORMATS:
@@ -218,7 +259,15 @@ def export(
             "format", f"expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}"
         )
     query = build_query(
-        context, metric=metric, device=device, bbox=bbox, start=start, end=end, every=every, agg=agg
+        context,
+        metric=metric,
+        device=device,
+        bbox=bbox,
+        start=start,
+        end=end,
+        every=every,
+        agg=agg,
+        group=group,
     )
 
     def pages() -> Iterator[list[SeriesPoint]]:

@@ -141,3 +141,66 @@ def test_export_csv_and_parquet_hold_the_series(client: TestClient, world: World
     table = pq.read_table(io.BytesIO(binary.content)).to_pylist()
     got = sorted((r["device"], r["time"].timestamp(), r["value"]) for r in table)
     _same(got, want)
+
+
+def _fleet_expected(world: World, every: int, agg: str) -> list[tuple[str, float, float]]:
+    buckets: dict[float, list[float]] = {}
+    for points in world.readings["temp"].values():
+        for t, v in points:
+            buckets.setdefault((t // every) * every, []).append(v)
+    fold = {
+        "mean": lambda v: sum(v) / len(v),
+        "min": min,
+        "max": max,
+        "sum": sum,
+        "count": lambda v: float(len(v)),
+    }[agg]
+    return [("fleet", t, fold(values)) for t, values in sorted(buckets.items())]
+
+
+class _Plain:
+    """A store that is neither backend class: the fleet query combines per-device parts."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.url = inner.url
+
+    def series(self, *args: Any, **kwargs: Any) -> Any:
+        return self.inner.series(*args, **kwargs)
+
+
+@pytest.mark.parametrize("agg", AGGS)
+def test_fleet_aggregate_over_all_devices(client: TestClient, world: World, agg: str) -> None:
+    params = {
+        "metric": "temp",
+        "start": world.genesis,
+        "end": world.end,
+        "every": "10m",
+        "agg": agg,
+        "group": "fleet",
+    }
+    response = client.get("/v1/series", params=params)
+    assert response.status_code == 200, response.text
+    want = _fleet_expected(world, 600, agg)
+    _same(_rows(response.json()), want)
+    from aggregator.api.fleet import fleet_series
+
+    combined = fleet_series(
+        _Plain(world.series),  # type: ignore[arg-type]
+        "temp",
+        None,
+        world.genesis,
+        world.end,
+        every=600,
+        agg=agg,  # type: ignore[arg-type]
+    )
+    _same([(p.device, p.time, p.value) for p in combined], want)
+
+
+def test_fleet_needs_a_bucket(client: TestClient, world: World) -> None:
+    response = client.get(
+        "/v1/series",
+        params={"metric": "temp", "start": world.genesis, "end": world.end, "group": "fleet"},
+    )
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "group"
