@@ -145,8 +145,8 @@ class Aggregator:
         )
         self.series = open_series(cfg.series.url)
         projector = Projector(self.reader, self.series, batch=cfg.series.batch_reports)
-        self.consumer = MqttConsumer(cfg.mqtt, self.queue)
         builder = BatchBuilder(verifier, self.metrics, cfg.ingest.dead_letter_bytes)
+        self.consumer = MqttConsumer(cfg.mqtt, self.queue, prepare=builder.verify)
         self.writer = IngestWriter(
             self.queue,
             self.ledger,

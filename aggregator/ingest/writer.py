@@ -15,7 +15,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from aggregator.ingest.consumer import Message
-from aggregator.ingest.pipeline import Accepted, Duplicate, Rejected, Verifier, device_from_topic
+from aggregator.ingest.pipeline import (
+    Accepted,
+    Duplicate,
+    Rejected,
+    Verdict,
+    Verifier,
+    device_from_topic,
+)
 from aggregator.ingest.reasons import Reason
 from aggregator.ledger.models import (
     Batch,
@@ -122,11 +129,22 @@ class BatchBuilder:
         return batch, accepted
 
     def _verify(self, message: Message) -> Accepted | Duplicate | Rejected:
+        verdict = message.verdict
+        if verdict is None:
+            verdict = self.verify(message.topic, message.payload, message.received_at)
+        if isinstance(verdict, Accepted | Duplicate | Rejected):
+            return verdict
+        return Rejected(Reason.WRONG_TOPIC, "not a report topic")
+
+    def verify(self, topic: str, payload: bytes, received_at: float) -> Verdict | None:
+        """The pipeline's verdict on a report topic's message (None for other topics)."""
+        if not topic.endswith("/report"):
+            return None
         try:
-            return self.verifier.verify(message.topic, message.payload, message.received_at)
+            return self.verifier.verify(topic, payload, received_at)
         except Exception as exc:
             # One bad message must never stop the stream; keep it for a post-mortem.
-            log.exception("pipeline failed on a message from %s", message.topic)
+            log.exception("pipeline failed on a message from %s", topic)
             return Rejected(Reason.MALFORMED, f"internal error: {type(exc).__name__}: {exc}")
 
     def _device_message(self, message: Message, kind: str, batch: Batch) -> None:
@@ -198,7 +216,6 @@ class IngestWriter:
         messages = [first]
         deadline = time.monotonic() + self.batch_s
         while len(messages) < self.batch_size:
-            # Take what is already queued without waiting; wait only for the remainder.
             try:
                 messages.append(self.source.get_nowait())
                 continue
@@ -207,10 +224,9 @@ class IngestWriter:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            try:
-                messages.append(self.source.get(timeout=remaining))
-            except queue.Empty:
-                break
+            # Poll rather than block on the queue: a blocking get would wake this thread
+            # (and take the interpreter lock from the receiving thread) once per message.
+            time.sleep(min(remaining, 0.005))
         return messages
 
     def process(self, messages: Sequence[Message]) -> None:
