@@ -1,4 +1,4 @@
-"""``fieldproof agent run``: the agent plus one perception worker per camera.
+"""``fieldproof agent run``: the agent, one perception worker per camera, and the sensors.
 
 Each camera worker turns frames into interval summaries and hands their records to
 :meth:`Agent.submit`; it also fills the health stats (fps, dropped frames, connection
@@ -9,12 +9,14 @@ worker switches to it; a camera change from a signed remote config restarts the 
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,10 +24,14 @@ from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig, load_agent_config
 from edge_agent.detectors.types import Detector
 from edge_agent.health.stats import StatsRegistry
+from edge_agent.sensors.registry import SensorConfig
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import Frame, Offline
 from fieldproof.identity import DeviceKey, load_key
 from fieldproof.wire import ModelRef
+
+if TYPE_CHECKING:
+    from edge_agent.sensors import Reading, SensorInterval
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +114,60 @@ class CameraWorker:
             source.close()
 
 
+class SensorHub:
+    """All sensors' readings gathered into one report per interval.
+
+    Readings arrive on each sensor's poller thread; a ticker closes intervals when no
+    reading comes, so a silent sensor still yields a report saying it sent nothing.
+    """
+
+    def __init__(self, sensors: tuple[SensorConfig, ...], agent: Agent, interval_s: float) -> None:
+        from edge_agent.sensors import SensorAggregator
+
+        now = time.time()
+        self._agent = agent
+        self._lock = threading.Lock()
+        self._aggregator = SensorAggregator(
+            interval_s, math.floor(now / interval_s) * interval_s, [s.name for s in sensors]
+        )
+        self._configs = sensors
+        self._pollers: list[Any] = []
+        self._stop = threading.Event()
+        self._ticker = threading.Thread(target=self._tick, name="sensor-ticker", daemon=True)
+
+    def start(self) -> None:
+        from edge_agent.sensors import SensorPoller, create_sensor
+
+        for config in self._configs:
+            driver = create_sensor(config)
+            poller = SensorPoller(driver, self._on_readings, stop=self._stop)
+            self._pollers.append(poller)
+            poller.start()
+        self._ticker.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for poller in self._pollers:
+            poller.close()
+        self._ticker.join(5)
+
+    def _on_readings(self, name: str, readings: Sequence[Reading]) -> None:
+        stats = next(p.driver.stats for p in self._pollers if p.driver.name == name)
+        with self._lock:
+            closed = self._aggregator.add(readings, (name, stats))
+        self._submit(closed)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            with self._lock:
+                closed = self._aggregator.advance(time.time())
+            self._submit(closed)
+
+    def _submit(self, intervals: Sequence[SensorInterval]) -> None:
+        for interval in intervals:
+            self._agent.submit(int(interval.start), int(interval.end), interval.records())
+
+
 class Runtime:
     """The agent with its cameras and the detector they share."""
 
@@ -126,6 +186,9 @@ class Runtime:
             model_ids=self._model_ids,
         )
         self.workers: list[CameraWorker] = []
+        self.sensors: SensorHub | None = None
+        if config.sensors:
+            self.sensors = SensorHub(config.sensors, self.agent, config.settings.report_interval_s)
         self.agent.remote.on_cameras(self._replace_cameras)
 
     def _build(self, model_path: Path | None = None) -> Detector:
@@ -181,10 +244,14 @@ class Runtime:
         if self.config.cameras:
             self.detector()  # load once up front so a broken model fails at start-up
             self._replace_cameras(self.config.cameras)
+        if self.sensors is not None:
+            self.sensors.start()
 
     def stop(self) -> None:
         for worker in self.workers:
             worker.stop()
+        if self.sensors is not None:
+            self.sensors.stop()
         self.agent.stop()
 
 

@@ -77,3 +77,34 @@ def test_camera_reports_flow_to_the_broker(tmp_path: Path, broker: MosquittoBrok
     assert report.model is not None
     names = {record.name for record in report.records}
     assert {"line1/car/in", "line1/car/out"} <= names
+
+
+def test_sensor_reports_flow_to_the_broker(tmp_path: Path, broker: MosquittoBroker) -> None:
+    csv = tmp_path / "weather.csv"
+    csv.write_text("time,temp,rh\n" + "".join(f"{i},{20 + i / 10},{50 + i}\n" for i in range(30)))
+    config = parse_config(
+        AgentConfig,
+        {
+            "link": {"url": broker.url, "reconnect_initial_s": 0.05},
+            "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+            "health": {"metrics_port": 0},
+            "remote": {"state_dir": str(tmp_path / "s"), "models_dir": str(tmp_path / "m")},
+            "settings": {"report_interval_s": 1.0},
+            "sensors": [
+                {"name": "wx", "type": "replay", "path": str(csv), "speed": 30.0},
+            ],
+        },
+    )
+    key = DeviceKey.generate()
+    collector = ReportCollector(broker.port).start()
+    runtime = Runtime(config, key)
+    runtime.start()
+    try:
+        assert collector.wait_for(2, 30), "no sensor reports arrived"
+    finally:
+        runtime.stop()
+        collector.stop()
+    reports = [decode_report(p).report for t, p, _ in collector.messages if t.endswith("/report")]
+    names = set().union(*({r.name for r in report.records} for report in reports))
+    assert {"wx/temp", "wx/rh", "wx/samples"} <= names
+    assert all(report.end - report.start == 1 for report in reports)
