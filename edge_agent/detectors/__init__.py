@@ -14,6 +14,7 @@ from edge_agent.detectors.config import DetectorConfig, NanoDetConfig, YoloConfi
 from edge_agent.detectors.nms import batched_nms, nms
 from edge_agent.detectors.preprocess import FrameTransform, Prepared
 from edge_agent.detectors.registry import DEFAULT_DETECTOR, PLUGINS, DetectorPlugin, build
+from edge_agent.detectors.stream import detect_stream
 from edge_agent.detectors.types import (
     COCO_CLASSES,
     TRAFFIC_CLASSES,
@@ -40,6 +41,7 @@ __all__ = [
     "class_ids_for",
     "create_detector",
     "create_detector_from_config",
+    "detect_stream",
     "nms",
 ]
 

@@ -64,7 +64,9 @@ class OnnxRunner:
     ``expected_sha256`` pins the file; without it the manifest beside the file is
     consulted, and a file no manifest lists loads with its hash recorded (operator
     models). ``providers`` names providers to use (``cpu``, ``cuda``, ``tensorrt``);
-    by default the best the installed onnxruntime offers is chosen.
+    by default the best the installed onnxruntime offers is chosen. Idle intra-op
+    threads sleep rather than spin unless ``allow_spinning``: on a small device the
+    agent's other threads (decode, tracking, the link) need the cores between runs.
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class OnnxRunner:
         cache_root: Path | None = None,
         warmup_runs: int = 2,
         intra_op_threads: int | None = None,
+        allow_spinning: bool = False,
     ) -> None:
         import onnxruntime as ort
 
@@ -102,6 +105,10 @@ class OnnxRunner:
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads is not None:
             options.intra_op_num_threads = intra_op_threads
+        if not allow_spinning:
+            # Idle pool threads sleep instead of spinning, leaving the cores to the
+            # threads that decode and prepare the next frame.
+            options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self._session = ort.InferenceSession(
                 str(self.path),
