@@ -3,7 +3,7 @@
 Format::
 
     devices:
-      - key: did:key:zDn...          # or 0x-hex of the 65-byte (or 33-byte) SEC1 key
+      - key: did:key:zDn...          # or "0x…" (quoted) hex of the 65/33-byte SEC1 key
         active: true                 # optional, default true
         name: door-cam               # optional, for people
 
@@ -72,7 +72,8 @@ def write_allowlist(path: Path, entries: list[tuple[str, bool]]) -> None:
     """Write ``(key, active)`` pairs in the allowlist format (tests, provisioning tools)."""
     lines = ["devices:"]
     for key, active in entries:
-        lines.append(f"  - key: {key!s}")
+        # Quoted: YAML would read an unquoted 0x... key as a number.
+        lines.append(f'  - key: "{key}"')
         lines.append(f"    active: {'true' if active else 'false'}")
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text("\n".join(lines) + "\n")
