@@ -5,7 +5,8 @@ Every quantity is an exact rational (readings travel as float32, which
 same bundle gets the same integer weights on any machine; no ``float`` or ``libm``
 result decides an amount.
 
-* **uptime**: seconds of reporting intervals received over the epoch's length, capped at 1;
+* **uptime**: seconds covered by the union of the reporting intervals received, over the
+  epoch's length, capped at 1 (overlapping or repeated intervals count once);
 * **quality**: per report, the mean of its ``qc`` records (1 when it has none) times the
   share of its catalogued readings that are finite and within the metric's physical
   range; a report that does not decode, or names another device, scores 0;
@@ -80,6 +81,20 @@ def _in_range(record: Record) -> bool | None:
     return math.isfinite(record.value) and metric.minimum <= record.value <= metric.maximum
 
 
+def covered_seconds(intervals: Iterable[tuple[int, int]]) -> int:
+    """Length of the union of half-open intervals ``[start, end)``."""
+    total = 0
+    reach: int | None = None
+    for start, end in sorted(intervals):
+        if reach is None or start > reach:
+            total += end - start
+            reach = end
+        elif end > reach:
+            total += end - reach
+            reach = end
+    return total
+
+
 def _report_quality(records: Sequence[Record]) -> Fraction:
     qc = [
         min(ONE, max(Fraction(0), Fraction(r.value)))
@@ -100,7 +115,7 @@ def _metric_key(record: Record) -> str | None:
 @dataclass(slots=True)
 class _DeviceAcc:
     reports: int = 0
-    seconds: int = 0
+    intervals: list[tuple[int, int]] | None = None
     quality: Fraction = Fraction(0)
     readings: dict[str, list[Fraction]] | None = None
 
@@ -108,7 +123,9 @@ class _DeviceAcc:
 def _collect(bundle: EpochBundle) -> dict[bytes, _DeviceAcc]:
     devices: dict[bytes, _DeviceAcc] = {}
     for entry in bundle.reports:
-        acc = devices.setdefault(entry.device_id, _DeviceAcc(readings=defaultdict(list)))
+        acc = devices.setdefault(
+            entry.device_id, _DeviceAcc(intervals=[], readings=defaultdict(list))
+        )
         acc.reports += 1
         try:
             report = decode_report(entry.raw).report
@@ -117,7 +134,8 @@ def _collect(bundle: EpochBundle) -> dict[bytes, _DeviceAcc]:
         if report.device_id != entry.device_id or report.seq != entry.seq:
             continue
         # An instantaneous report still stands for one second of presence.
-        acc.seconds += max(1, report.end - report.start)
+        assert acc.intervals is not None
+        acc.intervals.append((report.start, max(report.end, report.start + 1)))
         acc.quality += _report_quality(report.records)
         assert acc.readings is not None
         for record in report.records:
@@ -164,7 +182,7 @@ def score_devices(
     scores = []
     for device_id in sorted(devices):
         acc = devices[device_id]
-        uptime = min(ONE, Fraction(acc.seconds, length))
+        uptime = min(ONE, Fraction(covered_seconds(acc.intervals or []), length))
         quality = acc.quality / acc.reports
         agree = agreement.get(device_id, ONE)
         scores.append(

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from aggregator.anchoring.bundle import BundleReport, build_bundle, decode_bundle, encode_bundle
 from aggregator.rewards.epoch import REWARD_LEAF_TYPES, rescore, score_epoch, split
-from aggregator.rewards.scoring import SCALE, score_devices
+from aggregator.rewards.scoring import SCALE, covered_seconds, score_devices
 from fieldproof.merkle import StandardMerkleTree
 from tests.aggregator.anchoring.reports import KEYS, signed
 
@@ -148,3 +148,19 @@ def test_split_floors_and_is_deterministic() -> None:
     assert split(10, {"a": 1, "b": 1, "c": 1}) == {"a": 3, "b": 3, "c": 3}
     assert split(10, {"a": 0}) == {"a": 0}
     assert split(7, {}) == {}
+
+
+@given(st.lists(st.tuples(st.integers(0, 500), st.integers(0, 100)), max_size=30))
+def test_covered_seconds_is_the_union_of_intervals(pairs: list[tuple[int, int]]) -> None:
+    intervals = [(start, start + length) for start, length in pairs]
+    seconds = set()
+    for start, end in intervals:
+        seconds.update(range(start, end))
+    assert covered_seconds(intervals) == len(seconds)
+
+
+def test_repeating_one_interval_does_not_raise_uptime() -> None:
+    start = EPOCH_START
+    repeated = [signed(KEYS[0], i, start, 60) for i in range(10)]
+    (score,) = score_devices(build_bundle(1, start, start + 600, repeated))
+    assert score.uptime_ppm == SCALE // 10
