@@ -71,6 +71,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     claim.add_argument("bundle", type=Path, help="epoch bundle (<cid>.json)")
     claim.add_argument("--owner", required=True, help="owner address")
     claim.set_defaults(handler=_claim)
+    submit = rewards.add_parser(
+        "claim",
+        help="Claim an owner's rewards on-chain with the proof from the latest epoch bundle.",
+        description="Send RewardDistributor.claim for --owner (anyone may send it; the tokens "
+        "go to the owner). The bundle must be the one whose reward root is current on-chain.",
+    )
+    submit.add_argument("bundle", type=Path, help="latest epoch bundle (<cid>.json)")
+    submit.add_argument("--owner", required=True, help="owner address")
+    submit.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
+    submit.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    submit.add_argument(
+        "--key", required=True, help="transaction key source: keystore:PATH or env:VARNAME"
+    )
+    submit.set_defaults(handler=_submit_claim)
 
 
 def register_aggregator(
@@ -277,6 +291,42 @@ def _claim(args: argparse.Namespace) -> int:
             print(json.dumps(out, indent=2))
             return 0
     raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
+
+
+def _submit_claim(args: argparse.Namespace) -> int:
+    from aggregator.anchoring.bundle import read_bundle
+    from aggregator.rewards.epoch import checksum, load_tree
+    from fieldproof.chain.backends import connect
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.chain.keysource import load_account
+    from fieldproof.chain.sender import Sender
+
+    _, bundle, dump = read_bundle(args.bundle)
+    tree = None if dump is None else load_tree(dump)
+    if tree is None:
+        raise FieldproofValueError(f"bundle {args.bundle}: it records no reward tree")
+    owner = checksum(args.owner)
+    found = [(i, amount) for i, (address, amount) in tree.entries() if address == owner]
+    if not found:
+        raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
+    index, cumulative = found[0]
+    deployment = Deployment.load(args.deployment)
+    w3 = connect(args.rpc)
+    distributor = deployment.distributor(w3, Sender(w3, load_account(args.key)))
+    current = distributor.merkle_root()
+    if current != tree.root_bytes:
+        raise FieldproofValueError(
+            f"bundle {args.bundle} holds the reward root of epoch {bundle.epoch}, which is "
+            f"not the current one (epoch {distributor.current_epoch()}): use the latest bundle"
+        )
+    before = distributor.claimed(owner)
+    outcome = distributor.claim(owner, cumulative, tree.get_proof(index))
+    paid = distributor.claimed(owner) - before
+    if outcome.skipped:
+        print(f"{owner}: nothing to claim (already paid up to {before})")
+    else:
+        print(f"{owner}: paid {paid} (cumulative {cumulative}) in {outcome.tx_hash}")
+    return 0
 
 
 def _proof(args: argparse.Namespace) -> int:

@@ -117,5 +117,14 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
     assert main(["rewards", "proof", str(bundle), "--owner", owner]) == 0
     claim = json.loads(capsys.readouterr().out)
     assert int(claim["cumulative"]) == 500
-    env.distributor.claim(owner, int(claim["cumulative"]), claim["proof"])
+    assert env.distributor.verify_leaf(owner, int(claim["cumulative"]), claim["proof"])
+    # The owner claims; a second claim finds nothing left to pay.
+    monkeypatch.setenv("FP_TEST_OWNER_KEY", env.accounts[OWNER_B].key.hex())
+    submit = ["rewards", "claim", str(bundle), "--owner", owner, "--rpc", env.url]
+    submit += ["--deployment", str(deployment), "--key", "env:FP_TEST_OWNER_KEY"]
+    assert main(submit) == 0
+    assert "paid 500" in capsys.readouterr().out
+    assert env.token.balance_of(owner) == 500
+    assert main(submit) == 0
+    assert "nothing to claim" in capsys.readouterr().out
     assert env.token.balance_of(owner) == 500
