@@ -65,6 +65,7 @@ class IngestMetrics:
                 "batches": self.batches,
                 "rejected": sum(self.rejected.values()),
                 "projected": self.projected,
+                "series_errors": self.series_errors,
             }
         return out
 

@@ -1,0 +1,47 @@
+"""``fieldproof aggregator check-config`` exits 0/1 and names key paths."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from fieldproof.cli import main
+from tests.aggregator.reports import new_device
+from tests.aggregator.runtime import config_dict, write_config
+
+
+def test_valid_config_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_config(tmp_path / "a.yaml", config_dict(tmp_path, 1883, [new_device()]))
+    assert main(["aggregator", "check-config", str(path)]) == 0
+    assert "valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda d: d["ledger"].update(url="mysql://x/y"), "ledger -> url"),
+        (lambda d: d["series"].update(url="redis://x"), "series -> url"),
+        (lambda d: d["ingest"].update(batch_size=0), "ingest -> batch_size"),
+        (lambda d: d["mqtt"].update(protocol="4"), "mqtt -> protocol"),
+        (lambda d: d["mqtt"].update(group="a/b"), "mqtt -> group"),
+        (lambda d: d.update(surprise=1), "surprise"),
+        (lambda d: d["registry"].update(mode="chain"), "registry"),
+        (lambda d: d["ingest"].update(batch_size=5000), "receive_maximum"),
+    ],
+)
+def test_invalid_config_exits_one_naming_the_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: object, expected: str
+) -> None:
+    data = config_dict(tmp_path, 1883, [new_device()])
+    change(data)  # type: ignore[operator]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(data))
+    assert main(["aggregator", "check-config", str(path)]) == 1
+    assert expected in capsys.readouterr().err
+
+
+def test_missing_file_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["aggregator", "check-config", str(tmp_path / "nope.yaml")]) == 1
+    assert "nope.yaml" in capsys.readouterr().err
