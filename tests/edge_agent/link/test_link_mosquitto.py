@@ -91,7 +91,8 @@ def test_outage_backlog_arrives_complete(
     assert link.state().disconnects >= 1
 
 
-def test_broker_restarts_mid_stream(broker: MosquittoBroker, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kill", [False, True], ids=["sigterm", "sigkill"])
+def test_broker_restarts_mid_stream(broker: MosquittoBroker, tmp_path: Path, kill: bool) -> None:
     key = DeviceKey.generate()
     collector = ReportCollector(broker.port).start()
     outbox, link = _link(broker, tmp_path, key, "5")
@@ -111,7 +112,7 @@ def test_broker_restarts_mid_stream(broker: MosquittoBroker, tmp_path: Path) -> 
         producer.start()
         for _ in range(2):
             time.sleep(0.3)
-            broker.stop()
+            broker.stop(kill=kill)
             time.sleep(0.3)
             broker.start()
         producer.join(60)
