@@ -36,7 +36,11 @@ class MqttConfig(ConfigModel):
         "the in-process demo broker) subscribes to the plain filter.",
     )
     group: str = Field("aggregators", description="Shared-subscription group name.")
-    client_id: str | None = Field(None, description="Client id; default: derived from host/pid.")
+    client_id: str | None = Field(
+        None,
+        description="Client id, stable across restarts (the broker keeps its session); "
+        "default fp-aggregator-<hostname>. Each process needs its own.",
+    )
     username: str | None = Field(None, description="Broker user name.")
     password: str | None = Field(None, description="Broker password (use ${secret:NAME}).")
     ca_file: Path | None = Field(None, description="CA bundle for mqtts://.")

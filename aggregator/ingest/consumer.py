@@ -15,7 +15,6 @@ unacknowledged messages for us) instead of our memory growing.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import socket
 import ssl
@@ -55,7 +54,10 @@ class Message:
 
 
 def default_client_id() -> str:
-    return f"fp-aggregator-{socket.gethostname()}-{os.getpid()}"
+    """Stable across restarts, so the broker's session (and the reports it queued for
+    us while we were down) is picked up again. Several processes on one host must each
+    set ``mqtt.client_id``."""
+    return f"fp-aggregator-{socket.gethostname()}"
 
 
 def subscriptions(config: MqttConfig) -> list[tuple[str, int]]:
