@@ -11,9 +11,14 @@ record's time (else the interval start), in milliseconds.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from fieldproof.wire import Report
+import cbor2
+
+from fieldproof.wire import Record, Report, decode_report
+from fieldproof.wire.report import KEY_DEVICE, KEY_READINGS, KEY_START
+from fieldproof.wire.senml import resolve_pack
 
 TRAFFIC_MEASUREMENT = "traffic"
 DIRECTIONS = ("in", "out")
@@ -56,14 +61,35 @@ def series_key(name: str) -> tuple[str, Tags]:
 
 def points_from_report(report: Report) -> list[Point]:
     """The numeric records of ``report`` as points (text, bool and data values are not series)."""
-    device = "0x" + report.device_id.hex()
+    return _points("0x" + report.device_id.hex(), report.start, report.records)
+
+
+def points_from_stored(raw: bytes) -> list[Point]:
+    """Points of a report from the ledger.
+
+    Stored reports passed the strict decoder (and the signature check) on their way in,
+    so this reads them with plain CBOR decoding, about twice as fast as decoding them
+    strictly again; anything unexpected falls back to the strict decoder.
+    """
+    try:
+        envelope = cbor2.loads(raw)
+        payload = cbor2.loads(envelope.value[2])
+        device = "0x" + bytes(payload[KEY_DEVICE]).hex()
+        start = int(payload[KEY_START])
+        records = resolve_pack(payload[KEY_READINGS], "readings")
+    except Exception:
+        return points_from_report(decode_report(raw).report)
+    return _points(device, start, records)
+
+
+def _points(device: str, start: int, records: Sequence[Record]) -> list[Point]:
     out: list[Point] = []
-    for record in report.records:
+    for record in records:
         value = record.value if record.value is not None else record.sum
         if value is None:
             continue
         measurement, tags = series_key(record.name)
-        when = record.time if record.time is not None else float(report.start)
+        when = record.time if record.time is not None else float(start)
         out.append(Point(measurement, tags, device, round(when * 1000), float(value)))
     return out
 

@@ -14,8 +14,8 @@ import logging
 from aggregator.errors import AggregatorError
 from aggregator.ledger.sql import SqlLedger
 from aggregator.series.base import SeriesStore, SeriesUnavailableError
-from aggregator.series.points import Point, points_from_report
-from fieldproof.wire import WireError, decode_report
+from aggregator.series.points import Point, points_from_stored
+from fieldproof.wire import WireError
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ class Projector:
         points: list[Point] = []
         for row in rows:
             try:
-                points.extend(points_from_report(decode_report(row.raw).report))
+                points.extend(points_from_stored(row.raw))
             except WireError as exc:  # stored reports were verified; this is defensive
                 log.error("ledger row %d does not decode: %s", row.row_id, exc)
         try:
