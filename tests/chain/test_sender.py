@@ -8,6 +8,8 @@ from collections.abc import Iterator
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
+from hexbytes import HexBytes
+from web3.types import TxReceipt
 
 from fieldproof.chain.backends import connect
 from fieldproof.chain.bindings import DataAnchor
@@ -79,28 +81,40 @@ def test_nonce_resyncs_after_another_process_used_it(anvil_url: str) -> None:
     assert anchor_first.latest_epoch() == 3
 
 
+class _MinesOnSecondWait(Sender):
+    """Mines a block only once the first attempt has timed out and been replaced."""
+
+    anvil_url = ""
+    waits = 0
+
+    def _wait(self, hashes: list[HexBytes]) -> TxReceipt | None:
+        self.waits += 1
+        if self.waits == 2:
+            rpc(self.anvil_url, "evm_mine", [])
+        return super()._wait(hashes)
+
+
 @pytest.mark.usefixtures("manual_mining")
 def test_slow_transaction_is_replaced_with_higher_fees(anvil_url: str) -> None:
     w3 = connect(anvil_url)
     account = _funded(anvil_url)
-    deploy_sender = Sender(w3, account)
     rpc(anvil_url, "evm_setAutomine", [True])
-    deployment = deploy_all(deploy_sender)
+    deployment = deploy_all(Sender(w3, account))
     rpc(anvil_url, "evm_setAutomine", [False])
-    sender = Sender(w3, account, receipt_timeout=0.4, max_replacements=6)
+    nonce = w3.eth.get_transaction_count(account.address)
+    sender = _MinesOnSecondWait(w3, account, receipt_timeout=0.3)
+    sender.anvil_url = anvil_url
     anchor = deployment.anchor(w3, sender)
-    timer = _mine_later(anvil_url, 1.0)
-    try:
-        outcome = anchor.anchor(1, ROOT, 1, "")
-    finally:
-        timer.join()
+    outcome = anchor.anchor(1, ROOT, 1, "")
+    assert sender.waits == 2
     assert outcome.tx_hash is not None
     mined = w3.eth.get_transaction(outcome.tx_hash)
-    latest = w3.eth.get_block(int(mined["blockNumber"]) - 1)
-    first_fee = 2 * int(latest["baseFeePerGas"]) + int(w3.eth.max_priority_fee)
-    assert int(mined["maxFeePerGas"]) > first_fee  # a replacement, not the first attempt
+    parent = w3.eth.get_block(int(mined["blockNumber"]) - 1)
+    first_fee = 2 * int(parent["baseFeePerGas"]) + int(w3.eth.max_priority_fee)
+    assert int(mined["maxFeePerGas"]) > first_fee  # the replacement was mined
+    assert mined["nonce"] == nonce
     assert anchor.root_of(1) == ROOT
-    assert w3.eth.get_transaction_count(account.address) == deploy_sender._take_nonce() + 1
+    assert w3.eth.get_transaction_count(account.address) == nonce + 1
 
 
 @pytest.mark.usefixtures("manual_mining")
@@ -123,7 +137,7 @@ def test_restart_replaces_what_the_crashed_run_left_pending(anvil_url: str) -> N
         "chainId": w3.eth.chain_id,
     }
     w3.eth.send_raw_transaction(account.sign_transaction(tx).raw_transaction)
-    restarted = deployment.anchor(w3, Sender(w3, account, receipt_timeout=0.4))
+    restarted = deployment.anchor(w3, Sender(w3, account, receipt_timeout=0.4, max_replacements=30))
     timer = _mine_later(anvil_url, 1.0)
     try:
         restarted.anchor(4, ROOT, 1, "")
