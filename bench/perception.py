@@ -96,18 +96,29 @@ def still_scene(detector: Any, frames: int, motion: bool) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--frames", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
     detector = create_detector("nanodet")
     detector.detect(cv2.VideoCapture(str(VTEST)).read()[1])  # warm-up
-    baseline = serial_baseline(detector, args.frames)
-    ahead = pipeline_run(detector, args.frames, motion=False)
-    gated = pipeline_run(detector, args.frames, motion=True)
-    still_all = still_scene(detector, args.frames, motion=False)
-    still_gated = still_scene(detector, args.frames, motion=True)
+    # Rounds interleave the variants so background load hits them alike; the best
+    # round of each is reported (the closest to an otherwise idle machine).
+    runs: dict[str, list[dict[str, Any]]] = {
+        k: [] for k in ("serial", "ahead", "gated", "still_all", "still_gated")
+    }
+    for _ in range(args.rounds):
+        runs["serial"].append(serial_baseline(detector, args.frames))
+        runs["ahead"].append(pipeline_run(detector, args.frames, motion=False))
+        runs["gated"].append(pipeline_run(detector, args.frames, motion=True))
+        runs["still_all"].append(still_scene(detector, args.frames, motion=False))
+        runs["still_gated"].append(still_scene(detector, args.frames, motion=True))
+    best = {k: max(v, key=lambda run: float(run["fps"])) for k, v in runs.items()}
+    baseline, ahead, gated = best["serial"], best["ahead"], best["gated"]
+    still_all, still_gated = best["still_all"], best["still_gated"]
     result = {
         "frames": args.frames,
+        "rounds": args.rounds,
         "model": detector.model_id,
         "serial_fps": round(baseline["fps"], 2),
         "decode_ahead_fps": round(ahead["fps"], 2),
