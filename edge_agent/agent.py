@@ -81,6 +81,7 @@ class Agent:
             stats=self.stats,
             outbox=self.outbox.stats,
             link=self.link.state,
+            refused=lambda: self.link.pump_stats().refused,
             models=self.models_in_use,
             config_version=lambda: self.remote.version,
         )

@@ -39,6 +39,7 @@ class HealthSnapshot:
     outbox_oldest_age_s: float | None = None
     link_connected: bool = False
     link_connects: int = 0
+    reports_refused: int = 0
     models: tuple[str, ...] = ()
     config_version: int = 0
 
@@ -58,6 +59,7 @@ class HealthCollector:
         stats: StatsRegistry,
         outbox: Callable[[], OutboxStats] | None = None,
         link: Callable[[], LinkState] | None = None,
+        refused: Callable[[], int] = int,
         models: Callable[[], tuple[str, ...]] = tuple,
         config_version: Callable[[], int] = int,
         clock: Callable[[], float] = time.time,
@@ -69,6 +71,7 @@ class HealthCollector:
         self.stats = stats
         self._outbox = outbox
         self._link = link
+        self._refused = refused
         self._models = models
         self._config_version = config_version
         self._clock = clock
@@ -110,6 +113,7 @@ class HealthCollector:
             else max(0.0, now - outbox.oldest_created),
             link_connected=False if link is None else link.connected,
             link_connects=0 if link is None else link.connects,
+            reports_refused=self._refused(),
             models=self._models(),
             config_version=self._config_version(),
         )
@@ -221,6 +225,12 @@ def render_prometheus(snapshot: HealthSnapshot) -> str:
         "link_connects_total",
         "Successful broker connects.",
         [({}, float(snapshot.link_connects))],
+        "counter",
+    )
+    metric(
+        "reports_refused_total",
+        "Reports the broker refused (kept in the outbox, retried per connection).",
+        [({}, float(snapshot.reports_refused))],
         "counter",
     )
     gauge("uptime_seconds", "Agent uptime.", snapshot.uptime_s)

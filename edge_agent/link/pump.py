@@ -130,7 +130,7 @@ class OutboxPump:
         room = self.window - len(self._in_flight)
         if room <= 0:
             return
-        if self._retry_refused and self._refused:
+        if self._retry_refused:
             self._retry_refused = False
             retry = sorted(self._refused)[:room]
             self._refused.difference_update(retry)
