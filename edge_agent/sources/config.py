@@ -64,6 +64,9 @@ class CameraConfig(ConfigModel):
         default="fast",
         description="Files: read as fast as inference allows, or at the file's own frame rate.",
     )
+    file_loop: bool = Field(
+        default=False, description="Files: start over at the end (demos, soak tests)."
+    )
     reconnect: BackoffConfig = Field(default_factory=BackoffConfig)
     motion: MotionConfig = Field(default_factory=MotionConfig)
     open_timeout_s: float = Field(default=10.0, gt=0.0, description="Stream open timeout.")

@@ -92,6 +92,11 @@ class StreamReader:
         self._video_time = video_time and self.kind is SourceKind.FILE
         self._backoff = Backoff(config.reconnect, rng)
         self._delivered = 0
+        # File looping: frames and seconds of the passes already played.
+        self._offset_frames = 0
+        self._offset_s = 0.0
+        self._pass_frames = 0
+        self._pass_seconds = 0.0
 
     def events(self) -> Iterator[SourceEvent]:
         offline_since: float | None = None
@@ -120,7 +125,16 @@ class StreamReader:
             finally:
                 capture.release()
             if ended:
-                return
+                if not self.config.file_loop or self.stop.is_set():
+                    return
+                if self._pass_frames > 0:
+                    # Play the file again, its time running on from where this pass ended.
+                    self._offset_frames += self._pass_frames
+                    self._offset_s += self._pass_seconds
+                    continue
+                # A file that yields nothing would loop without pause: back off instead.
+                offline_since = yield from self._wait(self._clock(), "file has no frames")
+                continue
             self.stats.read_failures += 1
             offline_since = self._clock()
             offline_since = yield from self._wait(offline_since, "read failed")
@@ -174,6 +188,7 @@ class StreamReader:
             ok, image = capture.read()
             if not ok:
                 self.stats.dropped += pending_drops
+                self._pass_frames, self._pass_seconds = position, position / fps
                 return is_file
             position += 1
             if image is None or is_blank(image):
@@ -191,11 +206,11 @@ class StreamReader:
 
     def _next_index(self, position: int) -> int:
         if self._video_time:
-            return position - 1
+            return self._offset_frames + position - 1
         self._delivered += 1
         return self._delivered - 1
 
     def _timestamp(self, position: int, fps: float) -> float:
         if not self._video_time:
             return self._clock()
-        return (position - 1) / fps
+        return self._offset_s + (position - 1) / fps

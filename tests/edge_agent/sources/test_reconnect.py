@@ -202,3 +202,35 @@ def test_native_pacing_skips_frames_when_the_consumer_is_slow() -> None:
     assert 8 <= len(delivered) <= 14
     assert capture.grabs == reader.stats.dropped
     assert sum(f.dropped for f in delivered) <= reader.stats.dropped
+
+
+def test_looping_file_keeps_video_time_running(tmp_path: Path) -> None:
+    video = tmp_path / "clip.avi"
+    write_video(video, 10)
+    stop = threading.Event()
+    reader = StreamReader(camera(str(video), file_loop=True), stop=stop, video_time=True)
+    frames = []
+    for event in reader.events():
+        assert isinstance(event, Frame)
+        frames.append(event)
+        if len(frames) == 25:
+            stop.set()
+    assert [f.index for f in frames] == list(range(25))
+    assert [f.timestamp for f in frames] == pytest.approx([i / 10.0 for i in range(25)])
+    assert reader.stats.opens == 3
+
+
+def test_looping_empty_file_backs_off() -> None:
+    clock = FakeClock()
+    stop = threading.Event()
+    clock.on_sleep = lambda n: stop.set() if n == 3 else None
+    factory = ScriptedFactory([ScriptedCapture([]) for _ in range(5)])
+    reader = StreamReader(
+        camera("clip.avi", file_loop=True),
+        factory=factory,
+        clock=clock,
+        sleep=clock.sleep,
+        stop=stop,
+    )
+    assert [e for e in reader.events() if isinstance(e, Frame)] == []
+    assert clock.sleeps == [0.5, 1.0, 2.0]
