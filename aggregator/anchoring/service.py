@@ -110,6 +110,7 @@ class EpochAnchorer:
         self.chain = chain
         self.state = state
         self.clock = clock
+        self._now: Callable[[], float] = clock
 
     def epoch_of(self, t: float) -> int:
         return int((t - self.settings.genesis) // self.settings.epoch_seconds)
@@ -128,7 +129,8 @@ class EpochAnchorer:
         Does nothing unless this process holds (or takes) the anchoring lease.
         """
         fixed = now
-        now = self.clock() if fixed is None else fixed
+        self._now = self.clock if fixed is None else (lambda: fixed)
+        now = self._now()
         if not self.is_leader(now):
             return []
         outcomes: list[EpochOutcome] = []
@@ -143,7 +145,7 @@ class EpochAnchorer:
         while self.window(next_epoch)[1] + self.settings.grace_seconds <= now:
             # A long pause may let the lease lapse: renew it before every epoch so that a
             # second process that took over is noticed before we send anything.
-            if not self.is_leader(self.clock() if fixed is None else fixed):
+            if not self.is_leader(self._now()):
                 break
             outcomes.append(self._finish(self.close(next_epoch)))
             next_epoch += 1
@@ -220,12 +222,18 @@ class EpochAnchorer:
             reward_tx=record.reward_tx,
         )
 
+    def _ensure_leader(self, epoch: int) -> None:
+        # Closing a large epoch takes a while: make sure nobody took over meanwhile.
+        if not self.is_leader(self._now()):
+            raise AnchoringError(f"epoch {epoch}: lost the anchoring lease; not sending")
+
     def _anchor(self, record: EpochRecord) -> EpochRecord:
         assert record.root is not None
         assert record.cid is not None
         on_chain = self.chain.anchored_root(record.epoch)
         tx = None
         if on_chain is None:
+            self._ensure_leader(record.epoch)
             tx = self.chain.anchor(record.epoch, record.root, record.count, ipfs_uri(record.cid))
         elif on_chain != record.root:
             raise AnchoringError(
@@ -241,6 +249,7 @@ class EpochAnchorer:
             on_chain = self.chain.reward_root(record.epoch)
             if on_chain is None:
                 assert record.total_cumulative is not None
+                self._ensure_leader(record.epoch)
                 tx = self.chain.set_reward_root(
                     record.epoch, record.reward_root, record.total_cumulative
                 )

@@ -293,3 +293,34 @@ def _with_holder(settings: AnchorSettings, holder: str) -> AnchorSettings:
     from dataclasses import replace
 
     return replace(settings, holder=holder)
+
+
+class StealingChain(ContractChain):
+    """While the epoch is being closed, another process takes the lease over."""
+
+    def __init__(self, inner: ContractChain, thief: EpochAnchorer, at: float) -> None:
+        super().__init__(inner.data_anchor, inner.distributor, inner.registry)
+        self.thief = thief
+        self.at = at
+        self.stolen = False
+
+    def owner_of(self, device_id: bytes) -> str | None:
+        if not self.stolen:
+            self.stolen = self.thief.is_leader(self.at)
+        return super().owner_of(device_id)
+
+
+def test_lease_lost_while_closing_sends_nothing(harness: Harness) -> None:
+    thief = harness.anchorer()
+    object.__setattr__(thief, "settings", _with_holder(harness.settings, "thief"))
+    # The thief's moment lies after the victim's renewed lease ran out.
+    stolen_at = harness.after(0) + harness.settings.lease_seconds + 1
+    victim = harness.anchorer(StealingChain(harness.env.contract_chain(), thief, stolen_at))
+    victim.tick(harness.genesis + 1)
+    harness.fill(0)
+    with pytest.raises(AnchoringError, match="lost the anchoring lease"):
+        victim.tick(harness.after(0))
+    assert harness.anchored_epochs() == []
+    # The new leader finishes the epoch the victim closed, with the root it persisted.
+    assert [o.epoch for o in thief.tick(stolen_at + 1)] == [0]
+    assert harness.anchored_epochs() == [0]
