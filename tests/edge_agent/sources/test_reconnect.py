@@ -234,3 +234,15 @@ def test_looping_empty_file_backs_off() -> None:
     )
     assert [e for e in reader.events() if isinstance(e, Frame)] == []
     assert clock.sleeps == [0.5, 1.0, 2.0]
+
+
+@pytest.mark.parametrize("url", ["/dev/video99", f"http://127.0.0.1:{free_port()}/mjpg"])
+def test_missing_device_or_refused_http_backs_off(url: str) -> None:
+    clock = FakeClock()
+    stop = threading.Event()
+    clock.on_sleep = lambda n: stop.set() if n == 3 else None
+    reader = StreamReader(camera(url), clock=clock, sleep=clock.sleep, stop=stop)
+    events = list(reader.events())
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+    assert reader.stats.open_failures == 3
+    assert offline_total(events) == pytest.approx(3.5)
