@@ -107,6 +107,11 @@ class SeriesConfig(ConfigModel):
     batch_reports: int = Field(500, ge=1, description="Ledger rows projected per step.")
     interval_s: float = Field(0.5, gt=0, description="Pause between projection steps when idle.")
     retry_max_s: float = Field(30.0, gt=0, description="Longest pause after a failed write.")
+    in_process: bool = Field(
+        True,
+        description="Project in the ingest process; false: run `fieldproof aggregator "
+        "project` beside it, which leaves the ingest process's interpreter to ingest.",
+    )
 
     @field_validator("url")
     @classmethod

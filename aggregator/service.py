@@ -166,7 +166,8 @@ class Aggregator:
             self.metrics_server = MetricsServer(self.metrics, cfg.metrics.host, cfg.metrics.port)
             self.metrics_server.start()
         self.writer.start()
-        self.projection.start()
+        if cfg.series.in_process:
+            self.projection.start()
         self.retention.start()
         self.consumer.start()
         if not self.consumer.wait_connected(connect_timeout):
@@ -181,9 +182,10 @@ class Aggregator:
             self.writer.stop()
         if self.consumer is not None:
             self.consumer.stop()
-        for worker in (self.projection, self.retention):
-            if worker is not None:
-                worker.stop()
+        if self.projection is not None and self.config.series.in_process:
+            self.projection.stop()
+        if self.retention is not None:
+            self.retention.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
         for store in (self.series, self.ledger, self.reader):
@@ -194,3 +196,25 @@ class Aggregator:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` has run."""
         return self._stopped.wait(timeout)
+
+
+class ProjectionService:
+    """The series projection on its own (``fieldproof aggregator project``)."""
+
+    def __init__(self, config: AggregatorConfig) -> None:
+        self.config = config
+        self.metrics = IngestMetrics()
+        self.ledger = open_ledger(config.ledger.url)
+        self.series = open_series(config.series.url)
+        self.projector = Projector(self.ledger, self.series, batch=config.series.batch_reports)
+        self.worker = ProjectionWorker(
+            self.projector, self.metrics, config.series.interval_s, config.series.retry_max_s
+        )
+
+    def start(self) -> None:
+        self.worker.start()
+
+    def stop(self) -> None:
+        self.worker.stop()
+        self.series.close()
+        self.ledger.close()

@@ -15,6 +15,12 @@ def register_aggregator(
     run.add_argument("--config", type=Path, required=True, help="aggregator.yaml")
     run.add_argument("--log-level", default="INFO", help="Python logging level (INFO).")
     run.set_defaults(handler=_run)
+    project = subparsers.add_parser(
+        "project", help="Run only the series projection (with series.in_process: false)."
+    )
+    project.add_argument("--config", type=Path, required=True, help="aggregator.yaml")
+    project.add_argument("--log-level", default="INFO", help="Python logging level (INFO).")
+    project.set_defaults(handler=_project)
     check = subparsers.add_parser(
         "check-config", help="Validate an aggregator config file; exit 0 if valid, 1 if not."
     )
@@ -64,4 +70,27 @@ def _run(args: argparse.Namespace) -> int:
     while not stop_requested:
         aggregator.wait(0.2)
     aggregator.stop()
+    return 0
+
+
+def _project(args: argparse.Namespace) -> int:
+    import logging
+    import signal
+    import threading
+
+    from aggregator.config import load_aggregator_config
+    from aggregator.service import ProjectionService
+
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    service = ProjectionService(load_aggregator_config(args.config))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    service.start()
+    logging.getLogger("aggregator").info("series projection running")
+    while not stop.wait(0.2):
+        pass
+    service.stop()
     return 0
