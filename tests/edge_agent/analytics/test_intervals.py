@@ -117,3 +117,29 @@ def test_time_and_counts_are_conserved(steps: list[tuple], interval: float) -> N
     starts = [s.start for s in summaries]
     assert starts == sorted(starts)
     assert all(b - a == pytest.approx(interval) for a, b in itertools.pairwise(starts))
+
+
+def test_records_survive_a_signed_report_round_trip() -> None:
+    from fieldproof.identity import DeviceKey
+    from fieldproof.wire import Report, decode_report, sign_report, verify_report
+
+    agg = IntervalAggregator(
+        "front-door", 60.0, 1_700_000_040.0, lines=["door-line"], zones=["kerb"], classes=["car"]
+    )
+    for i in range(30):
+        agg.frame(1_700_000_040.0 + i, processed=i % 3 != 0, dropped=i % 7 == 0)
+        agg.occupancy("kerb", {"car": i % 4})
+        agg.occupancy_sampled()
+    agg.crossings([Crossing("door-line", 1, 2, "in")], NAMES)
+    (summary,) = agg.advance(1_700_000_100.0)
+    key = DeviceKey.generate()
+    report = Report(
+        device_id=key.device_id,
+        seq=1,
+        start=int(summary.start),
+        end=int(summary.end),
+        records=summary.records(),
+    )
+    signed = decode_report(sign_report(report, key))
+    verify_report(signed, key.public_key)
+    assert signed.report.records == summary.records()
