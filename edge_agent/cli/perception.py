@@ -153,11 +153,14 @@ def _count(args: argparse.Namespace) -> int:
     pipeline = PerceptionPipeline(camera, detector, origin=0.0)
     started = time.perf_counter()
     intervals = []
+    totals: dict[str, dict[str, dict[str, int]]] = {}
     for summary in pipeline.run(_frames(args, camera)):
         counts: dict[str, dict[str, dict[str, int]]] = {}
         for line, cls, direction, n in summary.counts:
             if n:
                 counts.setdefault(line, {}).setdefault(cls, {"in": 0, "out": 0})[direction] = n
+                total = totals.setdefault(line, {}).setdefault(cls, {"in": 0, "out": 0})
+                total[direction] += n
         intervals.append(
             {
                 "start": summary.start,
@@ -175,6 +178,7 @@ def _count(args: argparse.Namespace) -> int:
         "fps": round(timings.frames / elapsed, 2) if elapsed > 0 else 0.0,
         "model": detector.model_id,
         "stage_ms": {k: round(v, 3) for k, v in timings.per_frame_ms().items()},
+        "totals": totals,
         "intervals": intervals,
     }
     if args.json:

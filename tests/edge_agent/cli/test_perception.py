@@ -39,10 +39,23 @@ def test_count_reports_intervals_in_video_time(capsys: pytest.CaptureFixture[str
     assert isinstance(intervals, list)
     assert [(i["start"], i["frames"]) for i in intervals] == [(0.0, 40), (4.0, 40), (8.0, 20)]
     assert intervals[-1]["end"] == pytest.approx(10.0)
+    summed: dict[tuple[str, str, str], int] = {}
     for item in intervals:
         for line, by_class in item["counts"].items():
             assert line == "line1"
             assert all(set(dirs) == {"in", "out"} for dirs in by_class.values())
+            for cls, dirs in by_class.items():
+                for direction, n in dirs.items():
+                    summed[(line, cls, direction)] = summed.get((line, cls, direction), 0) + n
+    totals = result["totals"]
+    assert isinstance(totals, dict)
+    assert {
+        (line, cls, d): n
+        for line, by_class in totals.items()
+        for cls, dirs in by_class.items()
+        for d, n in dirs.items()
+    } == summed
+    assert sum(summed.values()) >= 1  # people cross the middle of vtest.avi in 10 s
 
 
 def test_missing_video_is_an_error_not_a_hang(capsys: pytest.CaptureFixture[str]) -> None:
