@@ -189,4 +189,5 @@ def _count(args: argparse.Namespace) -> int:
             print(
                 f"  [{item['start']:.1f}s, {item['end']:.1f}s): {item['counts'] or 'no crossings'}"
             )
+        print(f"  total: {totals or 'no crossings'}")
     return 0
