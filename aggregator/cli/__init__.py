@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.ingest",
     "aggregator.cli.trust",
     "aggregator.cli.api",
+    "aggregator.cli.demo",
 )
 
 
