@@ -9,6 +9,7 @@ other store falls back to combining per-device sums, counts, minima and maxima.
 
 from __future__ import annotations
 
+import sqlite3
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -53,10 +54,15 @@ def _sqlite(store: SqliteSeries, q: FleetQuery) -> list[SeriesPoint]:
     step = every * 1000
     sql = (
         f"SELECT (t / {step}) * {step} AS bucket, {_SQL_AGG[agg]}(value) FROM points "
-        f"WHERE {where} GROUP BY bucket ORDER BY bucket"
+        f"{{hint}} WHERE {where} GROUP BY bucket ORDER BY bucket"
     )
     with store._lock:
-        rows = store._conn.execute(sql, params).fetchall()
+        try:
+            # Left to itself SQLite walks the (measurement, tags, …) key over every device
+            # and time; over many devices the time index is several times faster.
+            rows = store._conn.execute(sql.format(hint="INDEXED BY points_t"), params).fetchall()
+        except sqlite3.OperationalError:  # no such index in this schema version
+            rows = store._conn.execute(sql.format(hint=""), params).fetchall()
     return [SeriesPoint(FLEET, int(r[0]) / 1000, float(r[1])) for r in rows]
 
 
