@@ -92,6 +92,7 @@ class StreamReader:
         self._video_time = video_time and self.kind is SourceKind.FILE
         self._backoff = Backoff(config.reconnect, rng)
         self._delivered = 0
+        self._last_frame_at: float | None = None
         # File looping: frames and seconds of the passes already played.
         self._offset_frames = 0
         self._offset_s = 0.0
@@ -136,7 +137,11 @@ class StreamReader:
                 offline_since = yield from self._wait(self._clock(), "file has no frames")
                 continue
             self.stats.read_failures += 1
-            offline_since = self._clock()
+            # A stalled stream only fails once the read timeout runs out: the camera
+            # was gone from its last frame on, not from when the failure surfaced.
+            now = self._clock()
+            last = self._last_frame_at
+            offline_since = last if last is not None and last <= now else now
             offline_since = yield from self._wait(offline_since, "read failed")
 
     def _wait(self, offline_since: float, reason: str) -> Generator[SourceEvent, None, float]:
@@ -198,6 +203,7 @@ class StreamReader:
                 self._backoff.reset()
             self.stats.frames += 1
             self.stats.dropped += pending_drops
+            self._last_frame_at = self._clock()
             yield Frame(
                 image, self._next_index(position), self._timestamp(position, fps), pending_drops
             )

@@ -246,3 +246,27 @@ def test_missing_device_or_refused_http_backs_off(url: str) -> None:
     assert clock.sleeps == [0.5, 1.0, 2.0]
     assert reader.stats.open_failures == 3
     assert offline_total(events) == pytest.approx(3.5)
+
+
+def test_stalled_stream_is_offline_from_its_last_frame() -> None:
+    clock = FakeClock(start=100.0)
+
+    def stall() -> None:
+        # The third read blocks for the whole read timeout before failing.
+        if capture.reads == 2:
+            clock.now += 10.0
+
+    capture = ScriptedCapture([picture(0), picture(1)], on_read=stall)
+    stop = threading.Event()
+    clock.on_sleep = lambda n: stop.set()
+    reader = StreamReader(
+        camera("rtsp://cam.local/s"),
+        factory=ScriptedFactory([capture]),
+        clock=clock,
+        sleep=clock.sleep,
+        stop=stop,
+    )
+    events = list(reader.events())
+    (gap,) = [e for e in events if isinstance(e, Offline)]
+    assert gap.start == 100.0  # the last frame's time, not when the timeout fired
+    assert gap.end == pytest.approx(110.5)
