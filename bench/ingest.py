@@ -1,0 +1,387 @@
+"""Aggregator ingest throughput against the raw paho receive rate, on one Mosquitto.
+
+Every phase uses the same broker and the same pre-signed reports. The reports are first
+queued by the broker for the phase's (persistent, shared-subscription) session while the
+consumer is away, then the consumer connects and drains them; the rate is reports over
+the time from the first to the last delivery (raw) or commit (aggregator). So the load
+generator's CPU does not compete with the consumer, and each phase measures what a
+consumer can take, not what the publisher can give.
+
+Phases: ``raw`` (paho v5 client that acknowledges and counts, the baseline), ``sqlite``
+(``python -m aggregator run``: decode, verify, commit to SQLite WAL, ack after commit;
+the series projection runs in its own process, not during the measurement),
+``sqlite_projecting`` (the same with the projection inside the ingest process),
+``postgres`` (as ``sqlite`` on PostgreSQL), ``two_process`` (two aggregator processes in
+one shared-subscription group on one PostgreSQL).
+
+Usage: ``python bench/ingest.py [--json] [--reports N]``. Needs mosquitto and postgresql
+(Debian packages) and ``psutil`` (the ``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+DEVICES = 50
+GROUP_PREFIX = "bench"
+
+
+# -- helpers run in child processes -----------------------------------------------------
+
+
+def _publish(port: int, payload_file: Path) -> None:
+    """Load generator: publish the pre-signed reports, QoS 1, as fast as the broker takes."""
+    import paho.mqtt.client as mqtt
+
+    messages: list[tuple[str, bytes]] = pickle.loads(payload_file.read_bytes())
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(1000)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in messages]
+    for info in infos:
+        info.wait_for_publish(120)
+    client.disconnect()
+    client.loop_stop()
+
+
+def _raw_subscribe(port: int, group: str, client_id: str, expect: int, out: Path) -> None:
+    """Baseline consumer: paho v5, shared subscription, ack on receipt, count."""
+    import threading
+
+    import paho.mqtt.client as mqtt
+    from paho.mqtt.packettypes import PacketTypes
+    from paho.mqtt.properties import Properties
+
+    done = threading.Event()
+    state = {"n": 0, "first": 0.0, "last": 0.0}
+
+    def on_connect(client: Any, userdata: Any, flags: Any, reason: Any, props: Any) -> None:
+        client.subscribe(f"$share/{group}/fp/v1/+/report", qos=1)
+
+    def on_subscribe(client: Any, userdata: Any, mid: Any, reasons: Any, props: Any) -> None:
+        out.with_suffix(".subscribed").write_text("1")
+
+    def on_message(client: Any, userdata: Any, message: Any) -> None:
+        now = time.perf_counter()
+        if state["n"] == 0:
+            state["first"] = now
+        state["n"] += 1
+        state["last"] = now
+        if state["n"] >= expect:
+            done.set()
+
+    client = mqtt.Client(
+        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+    )
+    client.on_connect = on_connect
+    client.on_subscribe = on_subscribe
+    client.on_message = on_message
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 3600
+    props.ReceiveMaximum = 1000
+    client.connect("127.0.0.1", port, clean_start=False, properties=props)
+    client.loop_start()
+    if expect == 0:  # only create the session
+        deadline = time.monotonic() + 10
+        while not out.with_suffix(".subscribed").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+    else:
+        done.wait(300)
+    client.disconnect()
+    client.loop_stop()
+    out.write_text(json.dumps({"n": state["n"], "seconds": state["last"] - state["first"]}))
+
+
+# -- orchestration ----------------------------------------------------------------------
+
+
+def _rusage_cpu(process: subprocess.Popen[bytes]) -> float:
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return float(usage.ru_utime + usage.ru_stime)
+
+
+class Bench:
+    def __init__(self, reports: int, work: Path) -> None:
+        import psutil
+
+        from tests.services.mosquitto import MosquittoBroker
+
+        self.reports = reports
+        self.work = work
+        broker_dir = work / "mosquitto"
+        broker_dir.mkdir()
+        from tests.services.ports import free_port
+
+        binary = Path("/usr/sbin/mosquitto")
+        if not binary.exists():
+            raise SystemExit("mosquitto not found: apt-get install mosquitto")
+        self.broker = MosquittoBroker(binary, broker_dir, free_port())
+        self.broker.start()
+        assert self.broker.process is not None
+        self.broker_ps = psutil.Process(self.broker.process.pid)
+        self.broker_cpu: dict[str, float] = {}
+        self.loadgen_cpu: dict[str, float] = {}
+        self.consumer_cpu: dict[str, float] = {}
+        self.payload_file = work / "payloads.pickle"
+        self.devices = self._sign()
+        self.postgres: Any = None
+        self._startup_cpu = 0.0
+
+    def _sign(self) -> list[Any]:
+        from fieldproof.identity import DeviceKey
+        from fieldproof.wire import Record, Report, sign_report
+
+        keys = [DeviceKey.generate() for _ in range(DEVICES)]
+        now = int(time.time())
+        messages = []
+        for i in range(self.reports):
+            key = keys[i % DEVICES]
+            seq = i // DEVICES + 1
+            start = now - 3600 + (seq % 3000)
+            records = (
+                Record(name="temp", value=18.0 + (i % 40) / 8, time=float(start)),
+                Record(name="rh", value=40.0 + (i % 30), time=float(start)),
+                Record(name="pres", value=101_325.0, time=float(start)),
+                Record(name="pm25", value=float(i % 50), time=float(start)),
+                Record(name="line1/car/in", unit="count", value=float(i % 9), time=float(start)),
+                Record(name="line1/car/out", unit="count", value=float(i % 5), time=float(start)),
+            )
+            report = Report(bytes(key.device_id), seq, start, start + 60, records)
+            topic = f"fp/v1/0x{bytes(key.device_id).hex()}/report"
+            messages.append((topic, sign_report(report, key)))
+        self.payload_file.write_bytes(pickle.dumps(messages))
+        return keys
+
+    def _child(self, *args: str) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, __file__, *args],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=subprocess.DEVNULL,
+        )
+
+    def _load(self, phase: str) -> None:
+        """Publish every report into the broker's queue for the phase's sessions."""
+        publisher = self._child("--child-publish", str(self.broker.port), str(self.payload_file))
+        self.loadgen_cpu[phase] = _rusage_cpu(publisher)
+        if publisher.returncode != 0:
+            raise SystemExit(f"load generator failed in phase {phase}")
+
+    def _broker_cpu(self) -> float:
+        times = self.broker_ps.cpu_times()
+        return float(times.user + times.system)
+
+    def raw(self) -> float:
+        group, client_id = f"{GROUP_PREFIX}-raw", "raw-consumer"
+        out = self.work / "raw.json"
+        self._child("--child-raw", str(self.broker.port), group, client_id, "0", str(out)).wait(30)
+        self._load("raw")
+        before = self._broker_cpu()
+        args = (str(self.broker.port), group, client_id, str(self.reports), str(out))
+        self.consumer_cpu["raw"] = _rusage_cpu(self._child("--child-raw", *args))
+        self.broker_cpu["raw"] = self._broker_cpu() - before
+        result = json.loads(out.read_text())
+        if result["n"] < self.reports:
+            raise SystemExit(f"raw consumer got {result['n']} of {self.reports}")
+        return float(self.reports / result["seconds"])
+
+    def _allowlist(self) -> Path:
+        from aggregator.registry.allowlist import write_allowlist
+        from fieldproof.identity import did_key_from_public_key
+
+        path = self.work / "devices.yaml"
+        write_allowlist(path, [(did_key_from_public_key(k.public_key), True) for k in self.devices])
+        return path
+
+    def _config(self, name: str, group: str, ledger_url: str, projecting: bool) -> Path:
+        import yaml
+
+        data = {
+            "mqtt": {
+                "url": f"mqtt://127.0.0.1:{self.broker.port}",
+                "group": group,
+                "client_id": name,
+            },
+            "ingest": {"batch_size": 500, "batch_ms": 50},
+            "ledger": {"url": ledger_url},
+            "series": {
+                "url": f"sqlite:///{self.work}/{name}-series.db",
+                "in_process": projecting,
+            },
+            "registry": {"mode": "allowlist", "allowlist": {"path": str(self._allowlist())}},
+            "metrics": {"enabled": False},
+        }
+        path = self.work / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(data))
+        return path
+
+    def _spawn(self, config: Path) -> subprocess.Popen[bytes]:
+        log = (self.work / f"{config.stem}.log").open("ab")
+        return subprocess.Popen(
+            [sys.executable, "-m", "aggregator", "run", "--config", str(config)],
+            cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def _stop(self, processes: list[subprocess.Popen[bytes]]) -> None:
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            process.wait(30)
+
+    def aggregator(
+        self, phase: str, ledger_url: str, processes: int, *, projecting: bool = False
+    ) -> float:
+        from aggregator.ledger import open_ledger
+
+        group = f"{GROUP_PREFIX}-{phase}"
+        configs = [
+            self._config(f"{phase}-{i}", group, ledger_url, projecting) for i in range(processes)
+        ]
+        ledger = open_ledger(ledger_url)
+        count: Callable[[], int] = ledger.count_reports
+        # First run: create the persistent sessions, then leave.
+        running = [self._spawn(c) for c in configs]
+        for config in configs:
+            self._wait_log(config, "aggregator running")
+        time.sleep(0.5)
+        import psutil
+
+        idle = [psutil.Process(p.pid).cpu_times() for p in running]
+        self._startup_cpu = sum(t.user + t.system for t in idle) / len(idle)
+        self._stop(running)
+        self._load(phase)
+        before = self._broker_cpu()
+        running = [self._spawn(c) for c in configs]
+        first = last = 0.0
+        seen = first_n = 0
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            n = count()
+            now = time.perf_counter()
+            if n > seen and seen == 0:
+                first, first_n = now, n
+            if n > seen:
+                last, seen = now, n
+            if n >= self.reports:
+                break
+            time.sleep(0.01)
+        self.broker_cpu[phase] = self._broker_cpu() - before
+        self.consumer_cpu[phase] = self._cpu_of(running)
+        self._stop(running)
+        ledger.close()
+        if seen < self.reports:
+            raise SystemExit(f"phase {phase}: {seen} of {self.reports} stored")
+        return float((seen - first_n) / (last - first))
+
+    def _cpu_of(self, processes: list[subprocess.Popen[bytes]]) -> float:
+        """CPU seconds of the consumer processes, start-up (imports) excluded."""
+        import psutil
+
+        total = 0.0
+        for process in processes:
+            times = psutil.Process(process.pid).cpu_times()
+            total += times.user + times.system - self._startup_cpu
+        return total
+
+    def _wait_log(self, config: Path, text: str) -> None:
+        log = self.work / f"{config.stem}.log"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if log.exists() and text in log.read_text():
+                return
+            time.sleep(0.05)
+        raise SystemExit(f"{config.stem} did not start: {log.read_text() if log.exists() else ''}")
+
+    def postgres_url(self, name: str) -> str:
+        if self.postgres is None:
+            from tests.services.ports import free_port
+            from tests.services.postgres import PostgresServer, _pg_bin_dir
+
+            directory = Path(tempfile.mkdtemp(prefix="fieldproof-bench-pg-"))
+            self.postgres = PostgresServer(_pg_bin_dir(), directory, free_port())
+            self.postgres.start()
+        url: str = self.postgres.create_database(name)
+        return url
+
+    def close(self) -> None:
+        self.broker.stop()
+        if self.postgres is not None:
+            self.postgres.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--reports", type=int, default=20_000, help="reports per phase")
+    parser.add_argument("--child-publish", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-raw", nargs=5, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child_publish:
+        _publish(int(args.child_publish[0]), Path(args.child_publish[1]))
+        return 0
+    if args.child_raw:
+        port, group, client_id, expect, out = args.child_raw
+        _raw_subscribe(int(port), group, client_id, int(expect), Path(out))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="fieldproof-bench-ingest-") as tmp:
+        bench = Bench(args.reports, Path(tmp))
+        try:
+            raw = bench.raw()
+            load_before = os.getloadavg()[0]
+            sqlite = bench.aggregator("sqlite", f"sqlite:///{tmp}/ledger.db", 1)
+            projecting = bench.aggregator(
+                "sqlite_projecting", f"sqlite:///{tmp}/ledger-p.db", 1, projecting=True
+            )
+            postgres = bench.aggregator("postgres", bench.postgres_url("bench_one"), 1)
+            two = bench.aggregator("two_process", bench.postgres_url("bench_two"), 2)
+            load_after = os.getloadavg()[0]
+        finally:
+            bench.close()
+    result = {
+        "reports": args.reports,
+        "raw_receive_per_s": round(raw),
+        "sqlite_per_s": round(sqlite),
+        "sqlite_projecting_per_s": round(projecting),
+        "postgres_per_s": round(postgres),
+        "two_process_per_s": round(two),
+        "sqlite_vs_raw": round(sqlite / raw, 3),
+        "two_vs_one": round(two / postgres, 3),
+        "cores": os.cpu_count(),
+        # Other work on the machine competes for the same cores: say how much there was.
+        "load_average_1m": [round(load_before, 2), round(load_after, 2)],
+        "broker_cpu_s": {k: round(v, 2) for k, v in bench.broker_cpu.items()},
+        "loadgen_cpu_s": {k: round(v, 2) for k, v in bench.loadgen_cpu.items()},
+        # CPU per report of the consumer processes: what the rate would be on an idle core.
+        "consumer_cpu_us_per_report": {
+            k: round(v / args.reports * 1e6) for k, v in bench.consumer_cpu.items()
+        },
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>20}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
