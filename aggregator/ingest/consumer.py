@@ -149,9 +149,8 @@ class MqttConsumer:
     def _on_message(self, client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
         topic, payload, received_at = message.topic, bytes(message.payload), time.time()
         # Verifying here, in the thread that already holds the interpreter lock for the
-        # receive, avoids a lock hand-over per message between this thread and the
-        # writer (which then only commits); measured: ~2.5x the rate of verifying in
-        # the writer.
+        # receive, spares a lock hand-over per message between this thread and the
+        # writer, which then only commits.
         verdict = self.prepare(topic, payload, received_at) if self.prepare else None
         item = Message(
             topic, payload, message.mid, message.qos, received_at, self._generation, verdict
