@@ -73,6 +73,15 @@ class ChainEnv:
         assert registration is not None
         return registration.timestamp
 
+    def snapshot(self) -> object:
+        return self.w3.provider.make_request("evm_snapshot", [])["result"]  # type: ignore[arg-type]
+
+    def revert(self, snapshot: object) -> None:
+        """Roll the chain back to ``snapshot``; senders re-read their nonces."""
+        self.w3.provider.make_request("evm_revert", [snapshot])  # type: ignore[arg-type]
+        for sender in self.senders:
+            sender.resync()
+
     def latest_timestamp(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
 

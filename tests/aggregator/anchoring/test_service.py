@@ -28,14 +28,24 @@ EPOCH = 60
 EMISSION = 1_000 * 10**18
 
 
-@pytest.fixture(params=BACKENDS)
-def env(request: pytest.FixtureRequest) -> ChainEnv:
+@pytest.fixture(scope="module", params=BACKENDS)
+def deployed_env(request: pytest.FixtureRequest) -> ChainEnv:
     env = make_env(request.param, request)
     env.register(KEYS[0], OWNER_A)
     env.register(KEYS[1], OWNER_A)
     env.register(KEYS[2], OWNER_B)
     # KEYS[3] stays unregistered: its reports are anchored but earn nothing.
     return env
+
+
+@pytest.fixture
+def env(deployed_env: ChainEnv) -> Iterator[ChainEnv]:
+    """The module's deployment; whatever a test does on-chain is rolled back after it."""
+    snapshot = deployed_env.snapshot()
+    try:
+        yield deployed_env
+    finally:
+        deployed_env.revert(snapshot)
 
 
 @pytest.fixture
