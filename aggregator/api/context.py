@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
+from aggregator.api.cache import TtlCache
 from aggregator.api.config import ApiConfig, ApiKeyConfig
 from aggregator.api.devices import DeviceDirectory
 from aggregator.api.epochs import EpochIndex
@@ -48,6 +49,16 @@ class ApiContext:
         if self.epoch_index is None:
             raise UnavailableError("the API was started without the anchor state (no epochs)")
         return self.epoch_index
+
+    owner_cache: TtlCache[bytes, str | None] = field(default_factory=lambda: TtlCache(60.0))
+
+    def owner_of(self, device_id: bytes) -> str | None:
+        """The device's owner on-chain (cached: a page of devices must not cost a call
+        per device on every dashboard refresh); ``None`` without a chain."""
+        chain = self.sources.chain
+        if chain is None:
+            return None
+        return self.owner_cache.get(device_id, lambda: chain.owner_of(device_id))
 
     @property
     def chain(self) -> ChainReader:

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from aggregator.api.cache import TtlCache
 from aggregator.api.sources import ApiSources, DeviceMeta
 from aggregator.ledger.models import DeviceStatus
 from aggregator.series.points import TRAFFIC_MEASUREMENT, series_key
@@ -57,8 +58,9 @@ def record_json(record: Record) -> dict[str, Any]:
 class DeviceDirectory:
     """Joins the ledger's device table, its sequence heads and the operator's metadata."""
 
-    def __init__(self, sources: ApiSources) -> None:
+    def __init__(self, sources: ApiSources, *, catalogue_ttl_s: float = 30.0) -> None:
         self.sources = sources
+        self._catalogue: TtlCache[str, list[str]] = TtlCache(catalogue_ttl_s)
 
     def _statuses(self) -> dict[bytes, DeviceStatus | None]:
         found: dict[bytes, DeviceStatus | None] = {
@@ -120,7 +122,11 @@ class DeviceDirectory:
         return summary, list(report.records)
 
     def catalogue(self) -> list[str]:
-        """Record names with numeric values in every device's newest report."""
+        """Record names with numeric values in every device's newest report (cached:
+        it decodes one report per device)."""
+        return self._catalogue.get("names", self._read_catalogue)
+
+    def _read_catalogue(self) -> list[str]:
         names: set[str] = set()
         for device_id in self.sources.ledger.device_heads():
             _, records = self.latest_records(device_id)

@@ -84,11 +84,15 @@ class EpochIndex:
             raise NotFoundError(f"epoch {epoch} is not closed")
         return record
 
-    def containing(self, received_at: float) -> EpochRecord | None:
+    def containing(
+        self, received_at: float, records: list[EpochRecord] | None = None
+    ) -> EpochRecord | None:
         """The closed epoch whose window holds ``received_at`` (epochs cover ledger
-        receive time), ``None`` while that epoch is still open."""
-        records = self.state.epochs()
-        index = bisect.bisect_right([r.start for r in records], received_at) - 1
+        receive time), ``None`` while that epoch is still open. Pass ``records`` (from
+        :meth:`epochs`) to look up many reports with one read of the state."""
+        if records is None:
+            records = self.state.epochs()
+        index = bisect.bisect_right(records, received_at, key=lambda r: r.start) - 1
         if index >= 0 and records[index].start <= received_at < records[index].end:
             return records[index]
         return None

@@ -17,8 +17,7 @@ router = APIRouter(prefix="/v1", tags=["devices"], dependencies=[Depends(researc
 
 
 def _owner(context: ApiContext, device_id: bytes) -> str | None:
-    chain = context.sources.chain
-    return None if chain is None else chain.owner_of(device_id)
+    return context.owner_of(device_id)
 
 
 @router.get("/devices", summary="Devices with location, status and health")
@@ -75,9 +74,10 @@ def device_reports(
         context.sources.ledger, device_id, before_seq=before_seq, limit=size
     )
     index = context.epoch_index
+    epochs = None if index is None else index.epochs()
     items = []
     for head in heads:
-        record = None if index is None else index.containing(head.received_at)
+        record = None if index is None else index.containing(head.received_at, epochs)
         items.append(
             {
                 "seq": head.seq,
