@@ -139,6 +139,12 @@ def export(classifier: object, path: Path) -> None:
         options={id(classifier): {"zipmap": False}},
         target_opset={"": 18, "ai.onnx.ml": 3},
     )
+    # skl2onnx names the graph with a random uuid and lists opsets in set order; fix
+    # both so a rebuild is byte-identical.
+    model.graph.name = "sensor_quality"
+    imports = sorted((o.domain, o.version) for o in model.opset_import)
+    del model.opset_import[:]
+    model.opset_import.extend(onnx.helper.make_opsetid(d, v) for d, v in imports)
     model.doc_string = (
         "Sensor interval fault classifier; input features "
         f"{', '.join(FEATURE_NAMES)} (edge_agent.quality.features v{FEATURE_VERSION}); "
