@@ -33,6 +33,7 @@ class IngestMetrics:
         self._latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
         self._latency_sum = 0.0
         self.gauges: dict[str, Callable[[], float]] = {}
+        self.lag_s = 0.0
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -42,8 +43,10 @@ class IngestMetrics:
         with self._lock:
             self.rejected[reason] = self.rejected.get(reason, 0) + 1
 
-    def observe_batch(self, seconds: float) -> None:
+    def observe_batch(self, seconds: float, lag_s: float = 0.0) -> None:
+        """A committed batch: its verify+commit time and the age of its oldest message."""
         with self._lock:
+            self.lag_s = lag_s
             self.batches += 1
             self._latency_sum += seconds
             for i, bound in enumerate(LATENCY_BUCKETS):
@@ -106,6 +109,12 @@ class IngestMetrics:
             lines.append(f'{name}_bucket{{le="+Inf"}} {cumulative}')
             lines.append(f"{name}_sum {self._latency_sum}")
             lines.append(f"{name}_count {cumulative}")
+            lines.append(
+                "# HELP fieldproof_ingest_lag_seconds Receive-to-commit age of the "
+                "oldest message in the last batch."
+            )
+            lines.append("# TYPE fieldproof_ingest_lag_seconds gauge")
+            lines.append(f"fieldproof_ingest_lag_seconds {self.lag_s}")
             gauges = dict(self.gauges)
         for gauge, read in sorted(gauges.items()):
             try:

@@ -1,4 +1,5 @@
-"""Retention: purge series points and health history older than configured ages.
+"""Retention: purge series points, health history and dead letters older than
+configured ages.
 
 Deletes run in bounded chunks (one short transaction each) so a large purge never holds
 the writer up. Raw reports are never purged here: epoch bundles and proofs rest on them.
@@ -24,6 +25,7 @@ DAY_S = 86_400.0
 class PurgeResult:
     series_deleted: int
     health_deleted: int
+    dead_letters_deleted: int = 0
 
 
 def purge_once(
@@ -49,7 +51,15 @@ def purge_once(
             health_deleted += n
             if n < config.chunk:
                 break
-    return PurgeResult(series_deleted, health_deleted)
+    dead_deleted = 0
+    if config.dead_letter_days is not None:
+        before = now - config.dead_letter_days * DAY_S
+        while True:
+            n = ledger.purge_dead_letters(before, config.chunk)
+            dead_deleted += n
+            if n < config.chunk:
+                break
+    return PurgeResult(series_deleted, health_deleted, dead_deleted)
 
 
 class RetentionWorker:

@@ -254,7 +254,8 @@ class IngestWriter:
             # Stored by an earlier delivery (crash before ack, or another process).
             self.metrics.count("duplicates", len(batch.reports) - inserted)
         self.metrics.count("gaps", len(batch.gaps))
-        self.metrics.observe_batch(time.perf_counter() - started)
+        oldest = min(message.received_at for message in messages)
+        self.metrics.observe_batch(time.perf_counter() - started, time.time() - oldest)
         with self.committed:
             self.committed.notify_all()
 

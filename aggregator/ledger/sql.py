@@ -237,6 +237,18 @@ class SqlLedger:
             )
             return int(cursor.rowcount)
 
+    def purge_dead_letters(self, before: float, chunk: int) -> int:
+        """Delete up to ``chunk`` dead letters received before ``before``; return how many."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._q(
+                    "DELETE FROM dead_letters WHERE id IN "
+                    "(SELECT id FROM dead_letters WHERE received_at < ? ORDER BY id LIMIT ?)"
+                ),
+                (before, chunk),
+            )
+            return int(cursor.rowcount)
+
     # -- reads -----------------------------------------------------------------------
 
     def get_cursor(self, name: str) -> int:

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from aggregator.config import RetentionConfig
-from aggregator.ledger import Batch, HealthUpdate, IncomingReport, open_ledger
+from aggregator.ledger import Batch, DeadLetter, HealthUpdate, IncomingReport, open_ledger
 from aggregator.retention import DAY_S, purge_once
 from aggregator.series import Point, open_series, series_key
 
@@ -24,6 +24,10 @@ def test_purge_keeps_reports_and_recent_data(tmp_path: Path) -> None:
                 for i, d in enumerate(ages)
             ],
             healths=[HealthUpdate(device, "{}", now - d * DAY_S) for d in ages for _ in range(5)],
+            dead_letters=[
+                DeadLetter(now - d * DAY_S, "fp/v1/x/report", "malformed", "x", b"", 0)
+                for d in (100, 95, 3)
+            ],
         )
     )
     measurement, tags = series_key("temp")
@@ -34,10 +38,12 @@ def test_purge_keeps_reports_and_recent_data(tmp_path: Path) -> None:
             for k in range(7)
         ]
     )
-    config = RetentionConfig(series_days=30, health_days=10, chunk=3)
+    config = RetentionConfig(series_days=30, health_days=10, dead_letter_days=90, chunk=3)
     result = purge_once(ledger, series, config, now=now)
     assert result.series_deleted == 2 * 7
     assert result.health_deleted == 3 * 5
     assert ledger.count_health() == 2 * 5
+    assert result.dead_letters_deleted == 2
+    assert len(ledger.dead_letters()) == 1
     assert len(series.series("temp", None, 0, now + 1)) == 3 * 7
     assert ledger.count_reports() == len(ages)  # raw reports are never purged

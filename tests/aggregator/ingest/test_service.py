@@ -46,6 +46,8 @@ def test_reports_are_stored_projected_and_counted(
         assert "fieldproof_ingest_accepted_total 150" in text
         assert 'fieldproof_ingest_rejected_total{reason="malformed"} 1' in text
         assert "fieldproof_ingest_batch_seconds_count" in text
+        assert "fieldproof_ingest_lag_seconds" in text
+        assert "fieldproof_series_lag_rows" in text
     finally:
         aggregator.stop()
 
