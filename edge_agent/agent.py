@@ -169,8 +169,8 @@ class Agent:
 
     def alive(self) -> bool:
         """True while the threads the agent depends on are running."""
-        threads = (self.link.pump._thread, self.link.mqtt._thread, self._heartbeat)
-        return all(t is not None and t.is_alive() for t in threads)
+        beating = self._heartbeat is not None and self._heartbeat.is_alive()
+        return beating and self.link.running
 
     def _beat(self) -> None:
         watchdog = watchdog_interval_s()

@@ -80,6 +80,11 @@ class OutboxPump:
             self._thread.join(timeout)
             self._thread = None
 
+    @property
+    def running(self) -> bool:
+        """True while the pump thread is alive."""
+        return self._thread is not None and self._thread.is_alive()
+
     def stats(self) -> PumpStats:
         return PumpStats(
             self._published, self._acknowledged, self._refused_total, len(self._in_flight)

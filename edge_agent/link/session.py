@@ -86,6 +86,11 @@ class ReportLink:
         """One heartbeat (QoS 0: a stale heartbeat is worth nothing later)."""
         self.mqtt.publish(self.topics.health, json.dumps(document, sort_keys=True).encode(), qos=0)
 
+    @property
+    def running(self) -> bool:
+        """True while both the connection and the pump threads are alive."""
+        return self.mqtt.running and self.pump.running
+
     def state(self) -> LinkState:
         return self.mqtt.state()
 
