@@ -99,28 +99,50 @@ function renderMap() {
     svg.append(el("text", { class: "grat-label", x: x(lon) - 14, y: height - 10 }, `${Math.abs(lon).toFixed(digits)}°${lon < 0 ? "W" : "E"}`));
   }
   svg.append(el("rect", { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, fill: "none", stroke: "#b8c7d9" }));
-  // Nearby devices would print their names on top of each other: stack such labels.
+  // Devices closer than a marker's width would hide each other: fan each such group out
+  // on a small circle around its centre, with a line to where each really stands.
+  const at = {};
+  const groups = [];
+  for (const d of placed) {
+    const px = x(d.location.lon), py = y(d.location.lat);
+    const group = groups.find((g) => Math.hypot(g.x - px, g.y - py) < 14);
+    if (group) group.members.push(d); else groups.push({ x: px, y: py, members: [d] });
+  }
+  for (const group of groups) {
+    const n = group.members.length;
+    group.members.forEach((d, i) => {
+      const angle = -Math.PI / 2 + (2 * Math.PI * i) / n;
+      const r = n > 1 ? 12 + 2 * n : 0;
+      at[d.device] = [group.x + r * Math.cos(angle), group.y + r * Math.sin(angle)];
+    });
+  }
+  // Labels that would still overlap are stacked downwards.
   const labelAt = {};
   const taken = [];
-  for (const d of placed.slice().sort((a, b) => b.location.lat - a.location.lat)) {
-    let ly = y(d.location.lat) + 4;
-    const lx = x(d.location.lon) + 11;
+  for (const d of placed.slice().sort((a, b) => at[a.device][1] - at[b.device][1])) {
+    let ly = at[d.device][1] + 4;
+    const lx = at[d.device][0] + 11;
     while (taken.some(([tx, ty]) => Math.abs(tx - lx) < 110 && Math.abs(ty - ly) < 13)) ly += 13;
     taken.push([lx, ly]);
     labelAt[d.device] = [lx, ly];
   }
   for (const d of placed) {
     const g = el("g");
+    const [cx, cy] = at[d.device];
+    if (cx !== x(d.location.lon) || cy !== y(d.location.lat)) {
+      g.append(el("line", { x1: x(d.location.lon), y1: y(d.location.lat), x2: cx, y2: cy, stroke: "#64748b" }));
+      g.append(el("circle", { cx: x(d.location.lon), cy: y(d.location.lat), r: 2, fill: "#64748b" }));
+    }
     const circle = el("circle", {
       class: "device" + (d.device === state.selected ? " selected" : ""),
-      "data-device": d.device, cx: x(d.location.lon), cy: y(d.location.lat), r: 8,
+      "data-device": d.device, cx, cy, r: 8,
       fill: d.online ? "#16a34a" : "#9aa5b1",
     });
     circle.append(el("title", {}, `${deviceLabel(d)}\n${d.device}\n${d.location.lat.toFixed(4)}, ${d.location.lon.toFixed(4)}`));
     circle.addEventListener("click", () => select(d.device));
     const [lx, ly] = labelAt[d.device];
-    if (Math.abs(ly - y(d.location.lat) - 4) > 1) {
-      g.append(el("line", { x1: x(d.location.lon), y1: y(d.location.lat), x2: lx - 2, y2: ly - 4, stroke: "#94a3b8" }));
+    if (Math.abs(ly - cy - 4) > 1) {
+      g.append(el("line", { x1: cx, y1: cy, x2: lx - 2, y2: ly - 4, stroke: "#cbd5e1" }));
     }
     g.append(circle, el("text", { class: "device-label", x: lx, y: ly }, deviceLabel(d)));
     svg.append(g);
@@ -455,6 +477,10 @@ async function refresh() {
     showError("");
     $("updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
     document.body.dataset.loaded = "true";
+    if (!state.selected && state.devices.length) {
+      const first = state.devices.find((d) => d.owner) || state.devices[0];
+      await select(first.device);
+    }
   } catch (error) {
     showError(error.status === 401 ? `${error.message} — enter an API key above.` : `Could not load data: ${error.message}`);
   } finally {
@@ -476,11 +502,8 @@ async function start() {
   $("verify-btn").addEventListener("click", () => runVerify(false));
   $("tamper-btn").addEventListener("click", () => runVerify(true));
   $("owner-btn").addEventListener("click", renderRewards);
+  renderRewards();
   await refresh();
-  fillDeviceSelect();
-  const first = state.devices.find((d) => d.owner) || state.devices[0];
-  if (first) await select(first.device);
-  else renderRewards();
   setInterval(refresh, REFRESH_MS);
 }
 

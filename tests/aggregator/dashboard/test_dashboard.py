@@ -101,3 +101,41 @@ def test_dashboard_shows_data_and_verifies(
         driver.save_screenshot(str(shots / "dashboard-tampered.png"))
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
+
+
+def test_dashboard_asks_for_a_key_when_keys_are_required(
+    sqlite_world: World, tmp_path: Path
+) -> None:
+    from aggregator.api import ApiConfig, ApiKeyConfig
+
+    secret = "dashboard-key-0123456789"
+    config = ApiConfig(require_keys=True, keys=[ApiKeyConfig(name="lab", key=secret)])
+    api = ApiServer(create_app(sqlite_world.sources, config))
+    api.start()
+    try:
+        with chromium(tmp_path / "profile") as driver:
+            driver.get(api.url + "/")
+            banner = driver.find_element(By.ID, "error")
+            wait_for(driver, lambda d: banner.is_displayed(), "the key request")
+            assert "API key" in banner.text
+            box = driver.find_element(By.ID, "api-key")
+            assert box.is_displayed()
+            box.send_keys(secret)
+            box.send_keys("\n")
+            driver.execute_script("document.getElementById('api-key').blur()")
+            wait_for(
+                driver,
+                lambda d: d.execute_script("return document.body.dataset.loaded"),
+                "data loaded with the key",
+            )
+            assert len(driver.find_elements(By.CSS_SELECTOR, "#map circle.device")) == len(KEYS)
+            wait_for(
+                driver,
+                lambda d: d.find_elements(By.CSS_SELECTOR, "#verify-seq option"),
+                "reports listed for verification",
+            )
+            driver.find_element(By.ID, "verify-btn").click()
+            result = driver.find_element(By.ID, "verify-result")
+            wait_for(driver, lambda d: result.get_attribute("data-ok") == "true", "verified")
+    finally:
+        api.stop()
