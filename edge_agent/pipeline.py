@@ -23,7 +23,6 @@ from edge_agent.sources.camera import CameraSource
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import Frame, Offline, SourceEvent
 from edge_agent.sources.motion import MotionGate
-from edge_agent.sources.prefetch import prefetched
 
 # Line state of tracks the tracker has dropped is pruned this often (processed frames).
 _PRUNE_EVERY = 100
@@ -194,12 +193,6 @@ class PerceptionPipeline:
                 yield last
 
 
-def camera_events(source: CameraSource, *, decode_ahead: int = 2) -> Iterator[SourceEvent]:
-    """The source's events, decoded ahead of inference.
-
-    Live cameras already decode in their grabber thread; a file gets a reader
-    thread here, so decoding the next frame overlaps with inference on this one.
-    """
-    if source.live or decode_ahead < 1:
-        return source.events()
-    return prefetched(source.events(), depth=decode_ahead, name=f"decode-{source.config.name}")
+def camera_events(source: CameraSource) -> Iterator[SourceEvent]:
+    """The source's events; decoding already runs ahead in the source's own thread."""
+    return source.events()

@@ -11,6 +11,7 @@ from edge_agent.sources.capture import CaptureFactory, SourceKind, open_capture
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import SourceEvent
 from edge_agent.sources.latest import LatestFrameGrabber
+from edge_agent.sources.prefetch import prefetched
 from edge_agent.sources.stream import SourceStats, StreamReader
 
 
@@ -18,13 +19,15 @@ class CameraSource:
     """Frames and offline gaps of one camera.
 
     Live cameras (streams, devices) are read by a grabber thread that keeps only
-    the newest frame; files are read on demand, at their own pace or paced at
-    their native frame rate (``file_pacing``), skipping frames to keep up.
+    the newest frame; files are read at their own pace or paced at their native
+    frame rate (``file_pacing``), skipping frames to keep up, by a reader thread
+    ``decode_ahead`` frames ahead, so decoding overlaps with inference.
     """
 
-    def __init__(self, reader: StreamReader) -> None:
+    def __init__(self, reader: StreamReader, decode_ahead: int = 2) -> None:
         self.reader = reader
         self.config = reader.config
+        self.decode_ahead = decode_ahead
         self._grabber = LatestFrameGrabber(reader) if reader.kind is not SourceKind.FILE else None
 
     @property
@@ -37,7 +40,11 @@ class CameraSource:
 
     def events(self) -> Iterator[SourceEvent]:
         if self._grabber is None:
-            return self.reader.events()
+            if self.decode_ahead < 1:
+                return self.reader.events()
+            return prefetched(
+                self.reader.events(), depth=self.decode_ahead, name=f"decode-{self.config.name}"
+            )
         self._grabber.start()
         return self._grabber.events()
 
@@ -56,6 +63,7 @@ def open_camera(
     stop: threading.Event | None = None,
     video_time: bool = False,
     rng: random.Random | None = None,
+    decode_ahead: int = 2,
 ) -> CameraSource:
     """A :class:`CameraSource` for ``config``; nothing is opened until ``events()``."""
     reader = StreamReader(
@@ -67,4 +75,4 @@ def open_camera(
         video_time=video_time,
         rng=rng,
     )
-    return CameraSource(reader)
+    return CameraSource(reader, decode_ahead)
