@@ -270,3 +270,19 @@ def test_stalled_stream_is_offline_from_its_last_frame() -> None:
     (gap,) = [e for e in events if isinstance(e, Offline)]
     assert gap.start == 100.0  # the last frame's time, not when the timeout fired
     assert gap.end == pytest.approx(110.5)
+
+
+def test_file_camera_decodes_ahead_in_its_own_thread(tmp_path: Path) -> None:
+    video = tmp_path / "clip.avi"
+    write_video(video, 12)
+    source = open_camera(camera(str(video)), video_time=True)
+    assert not source.live
+    indices = []
+    for event in source.events():
+        assert isinstance(event, Frame)
+        indices.append(event.index)
+        if event.index == 0:
+            assert any(t.name == "decode-cam" for t in threading.enumerate())
+    assert indices == list(range(12))
+    direct = open_camera(camera(str(video)), video_time=True, decode_ahead=0)
+    assert sum(1 for _ in direct.events()) == 12
