@@ -139,6 +139,14 @@ def convert(model_path: Path) -> onnx.ModelProto:
 
     consts: dict[str, np.ndarray] = {}
     tensors: dict[str, str] = {}
+    input_shape: list[int] = []
+    # All constants first: a convolution looks ahead at its bias before the bias node
+    # comes up in topological order.
+    for node in nodes:
+        if node["op"] == "Const":
+            dtype = _TF_DTYPES[node["attr"]["dtype"]["type"]]
+            # TF.js stores int64 constants as int32; restore the declared type.
+            consts[node["name"]] = weights[node["name"]].astype(dtype)
     fused_bias: dict[str, str] = {}
     em = Emitter()
 
@@ -159,10 +167,6 @@ def convert(model_path: Path) -> onnx.ModelProto:
         op, name = node["op"], node["name"]
         inputs: list[str] = node.get("input", [])
         if op == "Const":
-            value = weights[name]
-            dtype = _TF_DTYPES[node["attr"]["dtype"]["type"]]
-            # TF.js stores int64 constants as int32; restore the declared type.
-            consts[name] = value.astype(dtype)
             continue
         folded = [const_of(i) for i in inputs]
         if op != "Placeholder" and inputs and all(v is not None for v in folded):
@@ -170,6 +174,7 @@ def convert(model_path: Path) -> onnx.ModelProto:
             continue
         if op == "Placeholder":
             tensors[name] = INPUT_NAME
+            input_shape = [int(d["size"]) for d in node["attr"]["shape"]["shape"]["dim"]]
         elif op == "Identity":
             tensors[name] = tensor_of(inputs[0])
         elif op == "Transpose":
@@ -287,7 +292,7 @@ def convert(model_path: Path) -> onnx.ModelProto:
     graph = helper.make_graph(
         live,
         "nanodet_m_416",
-        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, [1, 3, 416, 416])],
+        [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, input_shape)],
         graph_outputs,
         initializer=initializers,
     )
