@@ -101,6 +101,10 @@ class OnnxRunner:
             trt_version=_tensorrt_version(),
             gpu_name=_gpu_name(),
         )
+        for spec in self.specs:
+            cache_dir = dict(spec.options).get("trt_engine_cache_path")
+            if cache_dir:
+                Path(cache_dir).mkdir(parents=True, exist_ok=True)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         if intra_op_threads is not None:
