@@ -89,11 +89,37 @@ def _gauges(context: ApiContext) -> dict[str, tuple[str, list[tuple[dict[str, st
     }
 
 
+def _mount_docs(app: FastAPI) -> None:
+    """Swagger UI at /docs from the files the swagger-ui-py package ships (Swagger UI 5,
+    Apache-2.0), so the docs work without internet access."""
+    import swagger_ui  # type: ignore[import-untyped]  # ships no type information
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    app.mount(
+        "/docs-assets",
+        StaticFiles(directory=Path(swagger_ui.__file__).parent / "static"),
+        name="docs-assets",
+    )
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> Response:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title=f"{app.title} — docs",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon-32x32.png",
+        )
+
+
 def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
     """The API over ``sources`` (read-only); mount it or serve it with :class:`ApiServer`."""
     config = config or ApiConfig()  # type: ignore[call-arg]
     context = ApiContext.build(sources, config)
     app = FastAPI(
+        # The stock docs pages load their scripts from a CDN; ours are served locally.
+        docs_url=None,
+        redoc_url=None,
         title="fieldproof aggregator API",
         version=__version__,
         description="Environmental and traffic series from signed device reports, with "
@@ -139,6 +165,8 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
             "epochs": sources.anchors is not None,
             "chain": sources.chain is not None,
         }
+
+    _mount_docs(app)
 
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:

@@ -310,7 +310,11 @@ def test_metrics_and_openapi(client: TestClient, sqlite_world: World) -> None:
         "/v1/verify",
     ):
         assert path in spec["paths"], path
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    assert "/docs-assets/swagger-ui-bundle.js" in docs.text
+    assert "cdn" not in docs.text.lower()
+    assert client.get("/docs-assets/swagger-ui-bundle.js").status_code == 200
 
 
 def test_token_bucket_refills_at_its_rate() -> None:

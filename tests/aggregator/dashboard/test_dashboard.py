@@ -102,6 +102,15 @@ def test_dashboard_shows_data_and_verifies(
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert severe == []
 
+        # The API docs render from local files too.
+        driver.get(server.url + "/docs")
+        wait_for(
+            driver,
+            lambda d: d.find_elements(By.CSS_SELECTOR, ".swagger-ui .opblock"),
+            "the API docs",
+        )
+        assert "/v1/series" in driver.find_element(By.TAG_NAME, "body").text
+
 
 def test_dashboard_asks_for_a_key_when_keys_are_required(
     sqlite_world: World, tmp_path: Path
