@@ -73,12 +73,11 @@ def test_outage_backlog_arrives_complete(
             link.notify()
         assert collector.wait_for(50, 10)
         broker.stop()
-        # Reports keep being made while the broker is gone: publishing never blocks.
-        started = time.monotonic()
+        # Reports keep being made while the broker is gone (never blocked on the
+        # network: see test_link_nonblocking.py).
         for _ in range(300):
             _store(outbox, key)
             link.notify()
-        assert time.monotonic() - started < 10
         assert outbox.stats().depth >= 300
         broker.start()
         assert collector.wait_for(350, 30), f"got {len(collector.seqs())} of 350"

@@ -56,7 +56,7 @@ def test_silent_broker_does_not_block_submits(tmp_path: Path) -> None:
             link.publish_health({"ok": True})
             slowest = max(slowest, time.perf_counter() - started)
         # One durable SQLite commit and a signature: milliseconds, never a network wait.
-        assert slowest < 0.5
+        assert slowest < 2.0
         assert not link.mqtt.connected
         assert outbox.stats().depth == 100
     finally:
