@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from fieldproof.identity import DeviceKey
 from fieldproof.wire import Record
 from tests.edge_agent.link.collector import ReportCollector
 from tests.services.mosquitto import MosquittoBroker, start_broker
+from tests.services.ports import free_port
 
 OPERATOR = DeviceKey.from_secret(0x0BE7A70B)
 
@@ -50,12 +52,13 @@ def _model(tmp_path: Path, content: bytes) -> tuple[str, str]:
 
 def test_agent_rejects_bad_config_and_bad_model(tmp_path: Path, broker: MosquittoBroker) -> None:
     key = DeviceKey.from_secret(0xA6E47)
+    metrics_port = free_port()
     config = parse_config(
         AgentConfig,
         {
             "link": {"url": broker.url, "reconnect_initial_s": 0.05},
             "outbox": {"path": str(tmp_path / "outbox.sqlite")},
-            "health": {"metrics_port": 0, "sysfs_root": str(tmp_path / "nosys")},
+            "health": {"metrics_port": metrics_port, "sysfs_root": str(tmp_path / "nosys")},
             "remote": {
                 "operator_public_key": "0x" + OPERATOR.public_key.hex(),
                 "state_dir": str(tmp_path / "state"),
@@ -158,6 +161,17 @@ def test_agent_rejects_bad_config_and_bad_model(tmp_path: Path, broker: Mosquitt
         seqs = [submit() for _ in range(20)]
         assert collector.wait_for(len(seqs), 10)
         assert collector.seqs() == set(seqs)
+
+        # The local Prometheus endpoint shows the same state.
+        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        with urllib.request.urlopen(url, timeout=5) as response:
+            metrics = response.read().decode()
+        assert "fieldproof_link_connected 1.0" in metrics
+        # Documents 4 and 5 were applied as config; only their models were refused.
+        assert agent.remote.version == 5
+        assert "fieldproof_config_version 5.0" in metrics
+        assert 'fieldproof_model_info{model="det-a"} 1.0' in metrics
+        assert "fieldproof_outbox_dropped_total 0.0" in metrics
     finally:
         agent.stop()
         operator.loop_stop()

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import socket
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -151,3 +153,36 @@ def test_sd_notify_over_a_real_socket(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("WATCHDOG_USEC", "20000000")
     monkeypatch.delenv("WATCHDOG_PID", raising=False)
     assert watchdog_interval_s() == 10.0
+
+
+def _fake_nvml() -> SimpleNamespace:
+    """The few NVML calls the reader makes, answering like one discrete GPU."""
+    state = SimpleNamespace(shut_down=False)
+
+    def shutdown() -> None:
+        state.shut_down = True
+
+    return SimpleNamespace(
+        state=state,
+        NVML_TEMPERATURE_GPU=0,
+        nvmlInit=lambda: None,
+        nvmlShutdown=shutdown,
+        nvmlDeviceGetCount=lambda: 1,
+        nvmlDeviceGetHandleByIndex=lambda index: f"gpu{index}",
+        nvmlDeviceGetUtilizationRates=lambda handle: SimpleNamespace(gpu=37),
+        nvmlDeviceGetMemoryInfo=lambda handle: SimpleNamespace(used=2 << 30, total=80 << 30),
+        nvmlDeviceGetTemperature=lambda handle, sensor: 44,
+        nvmlDeviceGetPowerUsage=lambda handle: 71_500,  # milliwatts
+    )
+
+
+def test_nvml_reader_maps_fields(monkeypatch: pytest.MonkeyPatch) -> None:
+    fake = _fake_nvml()
+    monkeypatch.setitem(sys.modules, "pynvml", fake)
+    assert readers.nvml_gpus() == [readers.GpuReading(0, 37.0, 44.0, 2 << 30, 80 << 30, 71.5)]
+    assert fake.state.shut_down
+
+
+def test_nvml_reader_without_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pynvml", None)  # import raises ImportError
+    assert readers.nvml_gpus() == []
