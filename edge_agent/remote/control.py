@@ -114,7 +114,9 @@ class RemoteControl:
         path = self.config.state_dir / ACCEPTED_NAME
         if self._verifier is None or not path.exists():
             return
-        self.apply(path.read_bytes())
+        # The model on disk is the one that was installed; a model the document named but
+        # that was refused is not fetched again at every start.
+        self.apply(path.read_bytes(), install_model=False)
 
     def start(self) -> None:
         if self._thread is None:
@@ -153,11 +155,11 @@ class RemoteControl:
             except Exception:  # a listener bug must not kill the worker
                 log.exception("remote config worker")
 
-    def apply(self, payload: bytes) -> list[UpdateOutcome]:
+    def apply(self, payload: bytes, *, install_model: bool = True) -> list[UpdateOutcome]:
         """Verify and apply one document; returns the outcomes (config, then model)."""
         outcome, document = self._apply_config(payload)
         outcomes = [outcome]
-        if document is not None and document.model is not None:
+        if install_model and document is not None and document.model is not None:
             outcomes.append(self._apply_model(document))
         return outcomes
 
