@@ -18,7 +18,7 @@ from aggregator.api.params import parse_device
 from aggregator.ledger.models import StoredReport
 from fieldproof.errors import FieldproofError
 from fieldproof.verify import ReportProof, Step, all_ok, verify
-from fieldproof.wire import decode_report
+from fieldproof.wire import MAX_REPORT_SIZE, decode_report
 
 router = APIRouter(prefix="/v1", tags=["proofs"], dependencies=[Depends(researcher)])
 
@@ -96,6 +96,8 @@ def verify_given(
     proof: Annotated[dict[str, Any], Body(description="The proof as /v1/proofs returns it.")],
     context: Ctx,
 ) -> dict[str, Any]:
+    if len(report) > (MAX_REPORT_SIZE + 2) // 3 * 4:
+        raise ParameterError("report", f"larger than a report may be ({MAX_REPORT_SIZE} bytes)")
     try:
         raw = base64.b64decode(report, validate=True)
     except (binascii.Error, ValueError) as exc:

@@ -230,6 +230,9 @@ def test_post_verify_names_bad_fields(client: TestClient) -> None:
     response = client.post("/v1/verify", json={"report": "AAAA", "proof": {"format": "x"}})
     assert response.status_code == 400
     assert response.json()["parameter"] == "proof"
+    response = client.post("/v1/verify", json={"report": "A" * 1_000_000, "proof": {}})
+    assert response.status_code == 400
+    assert response.json()["parameter"] == "report"
     response = client.post("/v1/verify", json={"report": "AAAA"})
     assert response.status_code == 422
     assert response.json()["parameter"] == "proof"
