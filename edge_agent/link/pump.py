@@ -16,7 +16,7 @@ import threading
 from dataclasses import dataclass
 
 from edge_agent.link.client import MqttLink
-from edge_agent.outbox import Outbox
+from edge_agent.outbox import Outbox, OutboxError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class OutboxPump:
         self._in_flight: dict[int, int] = {}
         self._cursor = 0
         self._refused: set[int] = set()
+        self._acknowledged_pending: list[int] = []
         self._retry_refused = False
         self._published = 0
         self._acknowledged = 0
@@ -100,18 +101,28 @@ class OutboxPump:
             while not self._stop.is_set():
                 self._wake.wait(0.2)
                 self._wake.clear()
-                self._drain_acks()
-                if self.link.connected:
-                    self._fill_window()
-                if not self._in_flight and self.outbox.is_empty():
-                    self._idle.set()
-                else:
-                    self._idle.clear()
+                try:
+                    self._step()
+                except OutboxError:
+                    # A busy or full disk is often transient; the watchdog covers the rest.
+                    log.exception("outbox pump")
+                    self._stop.wait(1.0)
         finally:
             self.outbox.close()
 
+    def _step(self) -> None:
+        self._drain_acks()
+        if self.link.connected:
+            self._fill_window()
+        if not self._in_flight and not self._acknowledged_pending and self.outbox.is_empty():
+            self._idle.set()
+        else:
+            self._idle.clear()
+
     def _drain_acks(self) -> None:
-        done: list[int] = []
+        # Acknowledged seqs wait here until their delete commits, so a failed delete is
+        # retried on the next step rather than forgotten.
+        done = self._acknowledged_pending
         while True:
             try:
                 mid, ok = self._acks.get_nowait()
@@ -130,6 +141,7 @@ class OutboxPump:
         if done:
             self.outbox.delete(done)
             self._acknowledged += len(done)
+            done.clear()
 
     def _fill_window(self) -> None:
         room = self.window - len(self._in_flight)

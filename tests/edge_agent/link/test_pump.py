@@ -1,0 +1,130 @@
+"""The outbox pump's rules without a broker: window, order, acks, refusals, failed deletes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from edge_agent.link.pump import OutboxPump
+from edge_agent.outbox import Outbox, OutboxConfig, OutboxError
+
+
+class FakeLink:
+    """Records hand-overs; the test plays the broker by acking message ids."""
+
+    def __init__(self) -> None:
+        self.connected = True
+        self.sent: list[tuple[int, bytes]] = []
+        self._mid = 0
+        self._lock = threading.Lock()
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
+        with self._lock:
+            self._mid += 1
+            self.sent.append((self._mid, payload))
+            return self._mid
+
+
+class FlakyOutbox(Outbox):
+    def __init__(self, config: OutboxConfig) -> None:
+        super().__init__(config)
+        self.fail_deletes = 0
+
+    def delete(self, seqs: Iterable[int]) -> int:
+        if self.fail_deletes:
+            self.fail_deletes -= 1
+            raise OutboxError("database is locked")
+        return super().delete(seqs)
+
+
+def _wait(check: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.01)
+
+
+def _setup(tmp_path: Path, window: int, count: int) -> tuple[FlakyOutbox, FakeLink, OutboxPump]:
+    outbox = FlakyOutbox(OutboxConfig(path=tmp_path / "o.sqlite"))
+    for _ in range(count):
+        outbox.append(lambda seq: seq.to_bytes(4, "big"))
+    link = FakeLink()
+    pump = OutboxPump(outbox, link, "t", window=window)  # type: ignore[arg-type]
+    return outbox, link, pump
+
+
+def test_window_order_and_acks(tmp_path: Path) -> None:
+    outbox, link, pump = _setup(tmp_path, window=5, count=12)
+    pump.start()
+    try:
+        _wait(lambda: len(link.sent) == 5)
+        time.sleep(0.1)
+        assert len(link.sent) == 5  # never more than the window unacknowledged
+        assert [int.from_bytes(p, "big") for _, p in link.sent] == [1, 2, 3, 4, 5]
+        for mid, _ in list(link.sent):
+            pump.on_ack(mid, True)
+        _wait(lambda: len(link.sent) == 10)
+        for mid, _ in list(link.sent[5:]):
+            pump.on_ack(mid, True)
+        _wait(lambda: len(link.sent) == 12)
+        for mid, _ in list(link.sent[10:]):
+            pump.on_ack(mid, True)
+        assert pump.wait_drained(5)
+    finally:
+        pump.stop()
+    assert [int.from_bytes(p, "big") for _, p in link.sent] == list(range(1, 13))
+    assert outbox.stats().depth == 0
+    assert pump.stats().acknowledged == 12
+
+
+def test_nothing_handed_over_while_disconnected(tmp_path: Path) -> None:
+    _, link, pump = _setup(tmp_path, window=5, count=3)
+    link.connected = False
+    pump.start()
+    try:
+        time.sleep(0.3)
+        assert link.sent == []
+        link.connected = True
+        pump.on_connect()
+        _wait(lambda: len(link.sent) == 3)
+    finally:
+        pump.stop()
+
+
+def test_refused_kept_and_retried_once_per_connection(tmp_path: Path) -> None:
+    outbox, link, pump = _setup(tmp_path, window=10, count=2)
+    pump.start()
+    try:
+        _wait(lambda: len(link.sent) == 2)
+        pump.on_ack(link.sent[0][0], False)
+        pump.on_ack(link.sent[1][0], True)
+        _wait(lambda: pump.stats().acknowledged == 1)
+        time.sleep(0.2)
+        assert len(link.sent) == 2  # not retried within the same connection
+        assert outbox.stats().depth == 1
+        pump.on_connect()
+        _wait(lambda: len(link.sent) == 3)
+        assert int.from_bytes(link.sent[2][1], "big") == 1
+        pump.on_ack(link.sent[2][0], True)
+        assert pump.wait_drained(5)
+    finally:
+        pump.stop()
+    assert pump.stats().refused == 1
+
+
+def test_failed_delete_is_retried(tmp_path: Path) -> None:
+    outbox, link, pump = _setup(tmp_path, window=10, count=3)
+    outbox.fail_deletes = 2
+    pump.start()
+    try:
+        _wait(lambda: len(link.sent) == 3)
+        for mid, _ in list(link.sent):
+            pump.on_ack(mid, True)
+        assert pump.wait_drained(10)
+    finally:
+        pump.stop()
+    assert outbox.fail_deletes == 0
+    assert outbox.stats().depth == 0
+    assert len(link.sent) == 3  # acknowledged reports are not sent again
