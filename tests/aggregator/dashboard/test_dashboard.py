@@ -29,6 +29,10 @@ def server(sqlite_world: World) -> Iterator[ApiServer]:
     api.stop()
 
 
+def count(driver: WebDriver, selector: str) -> int:
+    return int(driver.execute_script(f"return document.querySelectorAll({selector!r}).length"))
+
+
 def wait_for(
     driver: WebDriver, check: Callable[[WebDriver], object], what: str, timeout: float = 20
 ) -> object:
@@ -53,23 +57,16 @@ def test_dashboard_shows_data_and_verifies(
         )
         assert driver.find_element(By.ID, "error").get_attribute("hidden") is not None
 
-        dots = driver.find_elements(By.CSS_SELECTOR, "#map circle.device")
-        assert sorted(d.get_attribute("data-device") for d in dots) == sorted(
-            "0x" + k.device_id.hex() for k in KEYS
+        # Read the page in one script call each: the 5 s refresh redraws these parts.
+        dots = driver.execute_script(
+            "return [...document.querySelectorAll('#map circle.device')].map(c => c.dataset.device)"
         )
-        rows = driver.find_elements(By.CSS_SELECTOR, "#health tbody tr")
-        assert len(rows) == len(KEYS)
+        assert sorted(dots) == sorted("0x" + k.device_id.hex() for k in KEYS)
+        assert count(driver, "#health tbody tr") == len(KEYS)
         assert "4 devices · 3 online" in driver.find_element(By.ID, "summary").text
-
-        points = wait_for(
-            driver,
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#env-chart circle.pt"),
-            "environment chart points",
-        )
-        assert len(points) > 0  # type: ignore[arg-type]
-        assert driver.find_elements(By.CSS_SELECTOR, "#traffic-chart circle.pt")
-        epochs = driver.find_elements(By.CSS_SELECTOR, "#epochs tbody tr")
-        assert len(epochs) == 3
+        wait_for(driver, lambda d: count(d, "#env-chart circle.pt") > 0, "environment points")
+        assert count(driver, "#traffic-chart circle.pt") > 0
+        assert count(driver, "#epochs tbody tr") == 3
 
         # A genuine, anchored reading of the selected device.
         wait_for(
@@ -91,12 +88,7 @@ def test_dashboard_shows_data_and_verifies(
         assert "signature" in result.text
 
         # The owner view of the selected device's owner.
-        rewards = wait_for(
-            driver,
-            lambda d: d.find_elements(By.CSS_SELECTOR, "#rewards .total b"),
-            "owner rewards",
-        )
-        assert rewards
+        wait_for(driver, lambda d: count(d, "#rewards .total b") == 3, "owner rewards")
         assert "Claim proof" in driver.find_element(By.ID, "rewards").text
         driver.save_screenshot(str(shots / "dashboard-tampered.png"))
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
@@ -137,12 +129,8 @@ def test_dashboard_asks_for_a_key_when_keys_are_required(
                 lambda d: d.execute_script("return document.body.dataset.loaded"),
                 "data loaded with the key",
             )
-            assert len(driver.find_elements(By.CSS_SELECTOR, "#map circle.device")) == len(KEYS)
-            wait_for(
-                driver,
-                lambda d: d.find_elements(By.CSS_SELECTOR, "#verify-seq option"),
-                "reports listed for verification",
-            )
+            assert count(driver, "#map circle.device") == len(KEYS)
+            wait_for(driver, lambda d: count(d, "#verify-seq option") > 0, "reports listed")
             driver.find_element(By.ID, "verify-btn").click()
             result = driver.find_element(By.ID, "verify-result")
             wait_for(driver, lambda d: result.get_attribute("data-ok") == "true", "verified")
