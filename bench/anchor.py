@@ -31,6 +31,37 @@ from fieldproof.verify import DATA_LEAF_TYPES, data_leaf, data_leaf_hash
 
 SIZES = (1, 1_000, 100_000)
 PROOF_SAMPLE = 1_000
+SCORED_DEVICES, SCORED_REPORTS_EACH = 100, 100
+
+
+def scoring_seconds() -> tuple[float, float]:
+    """Seconds to build the bundle of, and to score, an epoch of 10,000 signed reports."""
+    from aggregator.anchoring.bundle import BundleReport, build_bundle
+    from aggregator.rewards.epoch import score_epoch
+    from fieldproof.identity import DeviceKey
+    from fieldproof.wire import Record, Report, sign_report
+
+    rng = random.Random(11)
+    keys = [DeviceKey.from_secret(0xBE7C4 + i) for i in range(SCORED_DEVICES)]
+    reports = []
+    for n in range(SCORED_REPORTS_EACH):
+        for key in keys:
+            readings = (("temp", 20 + rng.random()), ("rh", 50 + rng.random()), ("qc", 0.97))
+            report = Report(
+                key.device_id,
+                n,
+                60 * n,
+                60 * n + 60,
+                tuple(Record(name, value=value) for name, value in readings),
+            )
+            reports.append(BundleReport(key.device_id, n, sign_report(report, key)))
+    owners = {key.device_id: "0x" + f"{i % 10 + 1:040x}" for i, key in enumerate(keys)}
+    started = time.perf_counter()
+    bundle = build_bundle(1, 0, 60 * SCORED_REPORTS_EACH, reports)
+    built = time.perf_counter() - started
+    started = time.perf_counter()
+    score_epoch(bundle, owners, 10**21, {})
+    return built, time.perf_counter() - started
 
 
 def leaves(n: int, rng: random.Random) -> list[tuple[bytes, int, bytes]]:
@@ -101,6 +132,7 @@ def measure(verify_seconds: float) -> dict[str, Any]:
     verify_per_s = rate(direct, checks, verify_seconds)
     generic_per_s = rate(generic, checks, verify_seconds)
 
+    bundle_s, score_s = scoring_seconds()
     return {
         "anchor_gas": anchor_gas,
         "anchor_gas_first_epoch": first_gas,
@@ -115,6 +147,8 @@ def measure(verify_seconds: float) -> dict[str, Any]:
         "verify_per_s": round(verify_per_s),
         "verify_generic_abi_per_s": round(generic_per_s),
         "verify_tree_size": SIZES[-1],
+        "bundle_10k_signed_s": round(bundle_s, 2),
+        "score_10k_signed_s": round(score_s, 2),
         "cpus": os.cpu_count(),
     }
 
@@ -136,6 +170,10 @@ def main() -> None:
             f"{result['gas_ratio_baseline_over_anchor'][key]}x), proof "
             f"{result['proof_bytes'][key]} B max, tree built in {result['tree_build_s'][key]} s"
         )
+    print(
+        f"10,000 signed reports: bundle {result['bundle_10k_signed_s']} s, "
+        f"reward scoring {result['score_10k_signed_s']} s"
+    )
     print(
         f"proof verification: {result['verify_per_s']:,}/s "
         f"(generic ABI leaf: {result['verify_generic_abi_per_s']:,}/s; tree of {SIZES[-1]:,})"
