@@ -30,6 +30,12 @@ class ApiConfig(ConfigModel):
     anonymous_burst: int = Field(40, ge=1, description="Bucket size for anonymous clients.")
     max_limit: int = Field(10_000, ge=1, description="Largest page a list returns.")
     default_limit: int = Field(1_000, ge=1, description="Page size when none is asked for.")
+    max_raw_points: int = Field(
+        200_000,
+        ge=1,
+        description="Most raw points one series query may span (pages are cut from it); "
+        "longer asks are refused with a hint to aggregate, narrow or export.",
+    )
     max_range_days: float = Field(
         400.0, gt=0, description="Longest time range one series query may span."
     )

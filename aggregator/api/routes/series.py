@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -149,6 +150,22 @@ _GROUP = Query(
 )
 
 
+def check_raw_size(context: ApiContext, query: SeriesQuery) -> None:
+    """Refuse a raw query whose points would not fit the configured bound, before any
+    of them is read: one count per device over the whole range is cheap for the store."""
+    span = max(1, math.ceil(query.end - query.start))
+    counts = context.sources.series.series(
+        query.metric, query.devices, query.start, query.end, every=span, agg="count"
+    )
+    total = int(sum(p.value for p in counts))
+    if total > context.config.max_raw_points:
+        raise ParameterError(
+            "end",
+            f"the range holds {total} raw points, more than {context.config.max_raw_points}; "
+            "narrow start/end or the devices, aggregate with every/agg, or use /v1/export",
+        )
+
+
 def json_response(body: dict[str, Any]) -> Response:
     """Large point lists serialised directly: the generic encoder costs more than the query."""
     return Response(json.dumps(body, separators=(",", ":")).encode(), media_type="application/json")
@@ -181,6 +198,8 @@ def series(
         agg=agg,
         group=group,
     )
+    if query.every is None:
+        check_raw_size(context, query)
     points = query.run(context)
     chunk = points[skip : skip + size]
     return json_response(

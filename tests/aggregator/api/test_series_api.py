@@ -204,3 +204,19 @@ def test_fleet_needs_a_bucket(client: TestClient, world: World) -> None:
     )
     assert response.status_code == 400
     assert response.json()["parameter"] == "group"
+
+
+def test_raw_queries_are_bounded(world: World) -> None:
+    from aggregator.api import ApiConfig
+
+    small = TestClient(create_app(world.sources, ApiConfig(max_raw_points=100)))
+    params = {"metric": "temp", "start": world.genesis, "end": world.end}
+    refused = small.get("/v1/series", params=params)
+    assert refused.status_code == 400
+    assert refused.json()["parameter"] == "end"
+    assert "120 raw points" in refused.json()["detail"]
+    one_device = small.get("/v1/series", params={**params, "device": world.hex(0)})
+    assert one_device.status_code == 200
+    assert one_device.json()["total"] == 30
+    aggregated = small.get("/v1/series", params={**params, "every": "10m"})
+    assert aggregated.status_code == 200
