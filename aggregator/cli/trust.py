@@ -16,6 +16,9 @@ from fieldproof.cli import group_parser
 from fieldproof.errors import FieldproofValueError
 
 if TYPE_CHECKING:
+    from web3 import Web3
+
+    from fieldproof.chain.deploy import Deployment
     from fieldproof.verify import ReportProof
 
 OK_MARK = "\u2714"
@@ -145,6 +148,23 @@ def register_aggregator(
     anchor.set_defaults(handler=_anchor)
 
 
+def _connect(rpc: str, deployment: Deployment) -> Web3:
+    """A node on the deployment's chain; eth-tester:// lives inside one process only."""
+    from fieldproof.chain.backends import ETH_TESTER_SCHEME, connect
+
+    if rpc.startswith(f"{ETH_TESTER_SCHEME}:"):
+        raise FieldproofValueError(
+            f"--rpc {rpc}: the in-process chain exists only inside the process that made it; "
+            "give the URL of a node (anvil, a testnet, mainnet)"
+        )
+    w3 = connect(rpc)
+    if int(w3.eth.chain_id) != deployment.chain_id:
+        raise FieldproofValueError(
+            f"--rpc {rpc} is chain {w3.eth.chain_id}, the deployment is on {deployment.chain_id}"
+        )
+    return w3
+
+
 def _read_bytes(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
@@ -194,7 +214,6 @@ def _from_api(args: argparse.Namespace) -> tuple[bytes, ReportProof]:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
     from fieldproof.verify import ContractView, ReportProof, all_ok, verify
 
@@ -214,11 +233,7 @@ def _verify(args: argparse.Namespace) -> int:
             raise FieldproofValueError("verify: --device, --seq and --api go together")
         raw, proof = _from_api(args)
     deployment = Deployment.load(args.deployment)
-    w3 = connect(args.rpc)
-    if int(w3.eth.chain_id) != deployment.chain_id:
-        raise FieldproofValueError(
-            f"{args.rpc} is chain {w3.eth.chain_id}, the deployment is on {deployment.chain_id}"
-        )
+    w3 = _connect(args.rpc, deployment)
     steps = verify(raw, proof, ContractView(deployment.registry(w3), deployment.anchor(w3)))
     for step in steps:
         print(f"{OK_MARK if step.ok else FAIL_MARK} {step.name}: {step.detail}")
@@ -296,7 +311,6 @@ def _claim(args: argparse.Namespace) -> int:
 def _submit_claim(args: argparse.Namespace) -> int:
     from aggregator.anchoring.bundle import read_bundle
     from aggregator.rewards.epoch import checksum, load_tree
-    from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
     from fieldproof.chain.keysource import load_account
     from fieldproof.chain.sender import Sender
@@ -311,7 +325,7 @@ def _submit_claim(args: argparse.Namespace) -> int:
         raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
     index, cumulative = found[0]
     deployment = Deployment.load(args.deployment)
-    w3 = connect(args.rpc)
+    w3 = _connect(args.rpc, deployment)
     distributor = deployment.distributor(w3, Sender(w3, load_account(args.key)))
     current = distributor.merkle_root()
     if current != tree.root_bytes:
@@ -348,14 +362,13 @@ def _anchor(args: argparse.Namespace) -> int:
     from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
     from aggregator.anchoring.state import AnchorState
     from aggregator.ledger import open_ledger
-    from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
     from fieldproof.chain.keysource import load_account
     from fieldproof.chain.sender import Sender
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     deployment = Deployment.load(args.deployment)
-    w3 = connect(args.rpc)
+    w3 = _connect(args.rpc, deployment)
     sender = Sender(w3, load_account(args.key))
     chain = ContractChain(
         deployment.anchor(w3, sender), deployment.distributor(w3, sender), deployment.registry(w3)

@@ -186,6 +186,10 @@ def test_command_line_on_anvil(
     out = capsys.readouterr().out
     assert f"\u2718 {STEP_LEAF}:" in out
     assert "NOT verified" in out
+    # The in-process chain cannot be reached from another process: said plainly.
+    in_process = [*argv[:-4], "--rpc", "eth-tester://", "--deployment", str(deployment)]
+    assert main(in_process) == 1
+    assert "in-process chain exists only inside" in capsys.readouterr().err
 
 
 @given(
