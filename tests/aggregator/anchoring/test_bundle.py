@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,9 +20,13 @@ from aggregator.anchoring.bundle import (
     write_bundle,
 )
 from aggregator.anchoring.errors import BundleError
+from aggregator.rewards.epoch import score_epoch
 from fieldproof.cid import cid_v1
-from fieldproof.verify import check_leaf
+from fieldproof.verify import DATA_LEAF_TYPES, check_leaf
 from tests.aggregator.anchoring.reports import KEYS, signed
+
+REPO = Path(__file__).resolve().parents[3]
+OZ_SCRIPT = REPO / "tests" / "fieldproof" / "oz_merkle.cjs"
 
 
 @settings(max_examples=25, deadline=None)
@@ -103,3 +109,40 @@ def test_bundle_report_leaf_uses_report_hash() -> None:
     assert (device, seq) == (KEYS[2].device_id, 4)
     assert len(digest) == 32
     assert BundleReport(device, seq, report.raw + b"x").leaf[2] != digest
+
+
+def test_openzeppelin_js_library_agrees_on_bundle_and_reward_trees() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node not found; install it with: apt-get install nodejs npm", pytrace=False)
+    if not (REPO / "node_modules" / "@openzeppelin" / "merkle-tree").exists():
+        pytest.fail("@openzeppelin/merkle-tree missing; install it with: npm ci", pytrace=False)
+    reports = [signed(KEYS[i % 4], 2**40 + i, 60 * i) for i in range(13)]
+    bundle = build_bundle(3, 0, 3600, reports)
+    assert bundle.tree is not None
+    owners = {KEYS[i].device_id: f"0x{i + 1:040x}" for i in range(3)}
+    rewards = score_epoch(bundle, owners, 10**24, {f"0x{9:040x}": 7})
+    assert rewards.tree is not None
+    data_values = [
+        [f"0x{d.hex()}", str(s), f"0x{h.hex()}"] for _, (d, s, h) in bundle.tree.entries()
+    ]
+    reward_values = [[a, str(c)] for _, (a, c) in rewards.tree.entries()]
+    cases = [
+        {"types": list(DATA_LEAF_TYPES), "values": data_values},
+        {"types": ["address", "uint256"], "values": reward_values},
+    ]
+    completed = subprocess.run(
+        [node, str(OZ_SCRIPT)],
+        input=json.dumps(cases),
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=True,
+    )
+    data_ref, reward_ref = json.loads(completed.stdout)
+    assert data_ref["root"] == bundle.tree.root
+    for index, report in enumerate(bundle.reports):
+        proof = bundle.proof(report.device_id, report.seq)
+        assert ["0x" + step.hex() for step in proof.proof] == data_ref["proofs"][index]
+    assert reward_ref["root"] == rewards.tree.root
+    assert [rewards.tree.get_proof(i) for i in range(len(reward_values))] == reward_ref["proofs"]
