@@ -13,6 +13,7 @@ import math
 import signal
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
@@ -23,19 +24,23 @@ import numpy as np
 from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig, load_agent_config
 from edge_agent.detectors.types import Detector
+from edge_agent.errors import AgentError
 from edge_agent.health.stats import StatsRegistry
 from edge_agent.sensors.registry import SensorConfig
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import Frame, Offline
 from fieldproof.identity import DeviceKey, load_key
-from fieldproof.wire import ModelRef
+from fieldproof.wire import ModelRef, Record
 
 if TYPE_CHECKING:
+    from edge_agent.quality import QualityScorer
     from edge_agent.sensors import Reading, SensorInterval
 
 log = logging.getLogger(__name__)
 
 STATS_EVERY_S = 1.0
+# Kept below systemd's default stop timeout (90 s) with room to spare.
+DRAIN_ON_STOP_S = 10.0
 WARM_UP_SHAPE = (480, 640, 3)
 
 
@@ -119,13 +124,22 @@ class SensorHub:
 
     Readings arrive on each sensor's poller thread; a ticker closes intervals when no
     reading comes, so a silent sensor still yields a report saying it sent nothing.
+    Each report carries a quality score per sensor (``<sensor>/qc``, 0..1) from the
+    shipped quality model, and that model's id and hash.
     """
 
-    def __init__(self, sensors: tuple[SensorConfig, ...], agent: Agent, interval_s: float) -> None:
+    def __init__(
+        self,
+        sensors: tuple[SensorConfig, ...],
+        agent: Agent,
+        interval_s: float,
+        quality: QualityWindows | None = None,
+    ) -> None:
         from edge_agent.sensors import SensorAggregator
 
         now = time.time()
         self._agent = agent
+        self._quality = quality
         self._lock = threading.Lock()
         self._aggregator = SensorAggregator(
             interval_s, math.floor(now / interval_s) * interval_s, [s.name for s in sensors]
@@ -165,7 +179,49 @@ class SensorHub:
 
     def _submit(self, intervals: Sequence[SensorInterval]) -> None:
         for interval in intervals:
-            self._agent.submit(int(interval.start), int(interval.end), interval.records())
+            records = interval.records()
+            model = None
+            if self._quality is not None:
+                records += self._quality.score(interval)
+                model = self._quality.model
+            self._agent.submit(int(interval.start), int(interval.end), records, model)
+
+
+class QualityWindows:
+    """Recent readings per metric, scored by the quality model at each interval's end.
+
+    The model was trained on windows of 8 to 48 consecutive readings, so each metric
+    keeps its last 48 and is scored once it has 8; a sensor's score is the lowest of its
+    metrics' scores (one faulty metric makes the interval suspect).
+    """
+
+    WINDOW = 48
+    MIN_READINGS = 8
+
+    def __init__(self, scorer: QualityScorer) -> None:
+        self._scorer = scorer
+        self._history: dict[str, deque[float]] = {}
+        self.model = ModelRef.from_sha256_hex(scorer.model_id, scorer.sha256)
+
+    def score(self, interval: SensorInterval) -> tuple[Record, ...]:
+        from edge_agent.quality.features import limits_for
+
+        windows: dict[str, list[tuple[str, np.ndarray]]] = {}
+        for series in interval.series:
+            try:
+                limits_for(series.name)
+            except AgentError:
+                continue  # a metric the model knows nothing about
+            history = self._history.setdefault(series.name, deque(maxlen=self.WINDOW))
+            history.extend(series.values)
+            if len(history) >= self.MIN_READINGS:
+                sensor = series.name.rsplit("/", 1)[0]
+                windows.setdefault(sensor, []).append((series.name, np.array(history)))
+        records = []
+        for sensor, metric_windows in sorted(windows.items()):
+            scores = self._scorer.score_many(metric_windows)
+            records.append(Record(name=f"{sensor}/qc", value=min(scores)))
+        return tuple(records)
 
 
 class Runtime:
@@ -188,7 +244,14 @@ class Runtime:
         self.workers: list[CameraWorker] = []
         self.sensors: SensorHub | None = None
         if config.sensors:
-            self.sensors = SensorHub(config.sensors, self.agent, config.settings.report_interval_s)
+            from edge_agent.quality import QualityScorer
+
+            self.sensors = SensorHub(
+                config.sensors,
+                self.agent,
+                config.settings.report_interval_s,
+                QualityWindows(QualityScorer()),
+            )
         self.agent.remote.on_cameras(self._replace_cameras)
 
     def _build(self, model_path: Path | None = None) -> Detector:
@@ -247,11 +310,16 @@ class Runtime:
         if self.sensors is not None:
             self.sensors.start()
 
-    def stop(self) -> None:
+    def stop(self, drain_s: float = DRAIN_ON_STOP_S) -> None:
+        """Stop producing, give the link ``drain_s`` to publish what is stored, then stop.
+
+        What is still unpublished after that stays in the outbox for the next start.
+        """
         for worker in self.workers:
             worker.stop()
         if self.sensors is not None:
             self.sensors.stop()
+        self.agent.link.pump.wait_drained(drain_s)
         self.agent.stop()
 
 

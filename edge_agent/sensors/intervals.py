@@ -49,13 +49,11 @@ class SensorInterval:
     health: tuple[SensorHealth, ...]
 
     def records(self) -> tuple[Record, ...]:
-        t = self.start
-        out = [Record(name=s.name, unit=s.unit, value=s.mean, time=t) for s in self.series]
+        # No per-record time: the report's interval start and end already say when.
+        out = [Record(name=s.name, unit=s.unit, value=s.mean) for s in self.series]
         for h in self.health:
-            out.append(Record(name=f"{h.sensor}/samples", unit="count", value=h.samples, time=t))
-            out.append(
-                Record(name=f"{h.sensor}/bad_frames", unit="count", value=h.bad_frames, time=t)
-            )
+            out.append(Record(name=f"{h.sensor}/samples", unit="count", value=h.samples))
+            out.append(Record(name=f"{h.sensor}/bad_frames", unit="count", value=h.bad_frames))
         return tuple(out)
 
 

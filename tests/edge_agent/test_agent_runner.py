@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from edge_agent.config import AgentConfig
+from edge_agent.quality import QualityScorer
 from edge_agent.runner import Runtime
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey
@@ -106,5 +107,10 @@ def test_sensor_reports_flow_to_the_broker(tmp_path: Path, broker: MosquittoBrok
         collector.stop()
     reports = [decode_report(p).report for t, p, _ in collector.messages if t.endswith("/report")]
     names = set().union(*({r.name for r in report.records} for report in reports))
-    assert {"wx/temp", "wx/rh", "wx/samples"} <= names
+    assert {"wx/temp", "wx/rh", "wx/samples", "wx/qc"} <= names
+    scored = [r for r in reports if any(rec.name == "wx/qc" for rec in r.records)]
+    assert all(r.model is not None and r.model.model_id == QualityScorer().model_id for r in scored)
+    assert all(
+        0.0 <= (rec.value or 0.0) <= 1.0 for r in scored for rec in r.records if rec.name == "wx/qc"
+    )
     assert all(report.end - report.start == 1 for report in reports)

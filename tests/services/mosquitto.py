@@ -41,7 +41,9 @@ class MosquittoBroker:
             "max_inflight_messages 1000\n"
             "max_queued_messages 100000\n"
             f"log_dest file {self.directory}/mosquitto.log\n"
-            f"{self.extra_config}"
+            # As root, Mosquitto drops to its own user, which cannot write the test's store.
+            + ("user root\n" if os.geteuid() == 0 and "user " not in self.extra_config else "")
+            + self.extra_config
         )
 
     def start(self) -> None:
