@@ -54,21 +54,3 @@ def test_parquet_streams_row_groups_and_reads_back() -> None:
     assert len(table) == PAGES * PER_PAGE
     assert table[PER_PAGE]["device"] == "0x01"
     assert table[PER_PAGE + 2]["value"] == 0.5
-
-
-def test_ttl_cache_reads_again_after_its_ttl() -> None:
-    from aggregator.api.cache import TtlCache
-
-    now = [0.0]
-    reads: list[int] = []
-    cache: TtlCache[str, int] = TtlCache(10.0, clock=lambda: now[0])
-
-    def read() -> int:
-        reads.append(1)
-        return len(reads)
-
-    assert cache.get("k", read) == 1
-    now[0] = 9.9
-    assert cache.get("k", read) == 1
-    now[0] = 10.1
-    assert cache.get("k", read) == 2
