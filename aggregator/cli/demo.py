@@ -23,14 +23,26 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     demo.add_argument(
         "--interval", type=float, default=3.0, help="report interval in seconds (default 3)"
     )
+    demo.add_argument(
+        "--broker",
+        choices=("auto", "embedded"),
+        default="auto",
+        help="auto: Mosquitto when installed, else in-process; embedded: always in-process",
+    )
     demo.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    demo.add_argument(
+        "--serve",
+        action="store_true",
+        help="serve the API and dashboard while the demo runs, and after it until Ctrl-C",
+    )
+    demo.add_argument("--port", type=int, default=8080, help="port for --serve (default 8080)")
     demo.add_argument("--workdir", type=Path, help="keep all state here instead of a temp dir")
     demo.add_argument("--seed", type=int, help="seed for the random choices (reproducible runs)")
     demo.set_defaults(handler=_demo)
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from aggregator.demo.network import DemoOptions, result_json, run_demo, summary
+    from aggregator.demo.network import DemoOptions, DemoResult, result_json, run_demo, summary
     from aggregator.errors import AggregatorValueError
 
     if not 1 <= args.devices <= 9:
@@ -45,12 +57,15 @@ def _demo(args: argparse.Namespace) -> int:
         workdir=args.workdir,
         keep=args.workdir is not None,
         seed=args.seed,
+        prefer_mosquitto=args.broker == "auto",
+        serve=args.serve,
+        port=args.port,
     )
-    result = run_demo(options)
-    if args.json:
-        print(result_json(result))
-    else:
-        print(summary(result))
+
+    def report(result: DemoResult) -> None:
+        print(result_json(result) if args.json else summary(result), flush=True)
+
+    result = run_demo(options, on_finished=report)
     ok = (
         result.verified_reading
         and result.epochs_anchored >= 1

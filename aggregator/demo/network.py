@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import json
 import random
+import signal
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -59,10 +61,13 @@ class DemoOptions:
     duration: float = 60.0
     epoch: int = 15
     interval: float = 3.0
-    weather_speed: float = 600.0
+    weather_speed: float = 3600.0  # an hour of recorded weather each second
     workdir: Path | None = None
     keep: bool = False
     seed: int | None = None
+    prefer_mosquitto: bool = True
+    serve: bool = False
+    port: int = 8080
 
 
 @dataclass
@@ -111,6 +116,7 @@ class DemoNetwork:
         self.anchorer: EpochAnchorer | None = None
         self.state: AnchorState | None = None
         self.result = DemoResult(workdir=str(self.workdir))
+        self.api: Any = None
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -118,6 +124,7 @@ class DemoNetwork:
         from eth_account import Account
 
         self.w3 = connect("eth-tester://")
+        _serialise_requests(self.w3)
         keys = prefunded_keys(self.w3)
         if len(keys) < self.options.devices + 1:
             raise AggregatorError(f"demo: at most {len(keys) - 1} devices on the in-process chain")
@@ -208,16 +215,42 @@ class DemoNetwork:
 
     # -- run ----------------------------------------------------------------------------
 
-    def run(self) -> DemoResult:
+    def _serve_api(self) -> None:
+        """The HTTP API and dashboard over the demo's stores and chain, while it runs."""
+        from aggregator.api import ApiSources, ContractReader
+        from aggregator.api.app import create_app
+        from aggregator.api.devicefile import load_devices
+        from aggregator.api.server import ApiServer
+
+        assert self.aggregator is not None
+        assert self.aggregator.reader is not None
+        assert self.aggregator.series is not None
+        sources = ApiSources(
+            ledger=self.aggregator.reader,
+            series=self.aggregator.series,
+            anchors=self.state,
+            bundle_dir=self.workdir / "bundles",
+            chain=ContractReader.from_deployment(self.w3, self.deployment),
+            devices=load_devices(self.workdir / "devices.yaml"),
+        )
+        self.api = ApiServer(create_app(sources), port=self.options.port)
+        self.api.start()
+        self.progress(f"dashboard and API at {self.api.url}/ (OpenAPI docs at {self.api.url}/docs)")
+
+    def run(self, on_finished: Callable[[DemoResult], None] | None = None) -> DemoResult:
         started = time.monotonic()
         try:
             self._chain()
-            self.broker = start_demo_broker(self.workdir)
+            self.broker = start_demo_broker(
+                self.workdir, prefer_mosquitto=self.options.prefer_mosquitto
+            )
             self.result.broker = self.broker.name
             self._devices()
             self._aggregator()
             genesis = int(time.time())
             self._anchoring(genesis)
+            if self.options.serve:
+                self._serve_api()
             for device in self.devices:
                 config = agent_config(
                     device,
@@ -235,9 +268,14 @@ class DemoNetwork:
             self._close_books()
             self._claim()
             self._verify_random_reading()
+            self.result.wall_s = round(time.monotonic() - started, 1)
+            if on_finished is not None:
+                on_finished(self.result)
+            if self.api is not None:
+                self.progress(f"serving {self.api.url}/ until Ctrl-C")
+                _wait_for_interrupt()
         finally:
             self._shutdown()
-            self.result.wall_s = round(time.monotonic() - started, 1)
         return self.result
 
     def _loop(self, until: float) -> None:
@@ -387,6 +425,8 @@ class DemoNetwork:
         )
 
     def _shutdown(self) -> None:
+        if self.api is not None:
+            self.api.stop()
         for device in self.devices:
             stop_agent(device, timeout=5.0)
             self.result.devices.append(
@@ -407,12 +447,40 @@ class DemoNetwork:
             self._tmp.cleanup()
 
 
+def _serialise_requests(w3: Any) -> None:
+    """Let one thread at a time into the in-process chain (the API reads it from its own)."""
+    lock = threading.Lock()
+    make_request = w3.provider.make_request
+
+    def locked(method: Any, params: Any) -> Any:
+        with lock:
+            return make_request(method, params)
+
+    w3.provider.make_request = locked
+
+
+def _wait_for_interrupt() -> None:
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def print_progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def run_demo(options: DemoOptions, progress: Progress = print_progress) -> DemoResult:
-    return DemoNetwork(options, progress).run()
+def run_demo(
+    options: DemoOptions,
+    progress: Progress = print_progress,
+    on_finished: Callable[[DemoResult], None] | None = None,
+) -> DemoResult:
+    return DemoNetwork(options, progress).run(on_finished)
 
 
 def summary(result: DemoResult) -> str:

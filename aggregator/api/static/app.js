@@ -460,11 +460,17 @@ async function loadDevices() {
 
 async function loadCatalog() {
   const { metrics } = await api("/v1/catalog");
-  const environmental = metrics.filter((m) => m.split("/").length !== 3);
+  // Readings only: traffic counts have three parts, and sensor or camera bookkeeping
+  // (sample counts, uptime, dropped frames) is health, not environment.
+  const bookkeeping = new Set(["samples", "bad_frames", "uptime", "offline", "frames",
+    "dropped_frames", "motion_skipped"]);
+  const environmental = metrics.filter((m) => m.split("/").length !== 3
+    && !bookkeeping.has(m.split("/").pop()));
   const select = $("metric");
   const current = select.value;
   select.replaceChildren(...environmental.map((m) => el("option", { value: m }, m)));
   if (environmental.includes(current)) select.value = current;
+  else select.value = environmental.find((m) => m.endsWith("/temp")) || environmental[0] || "";
 }
 
 async function refresh() {
