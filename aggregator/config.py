@@ -86,6 +86,13 @@ class IngestConfig(ConfigModel):
         ge=60,
         description="How old a report's start may be (devices buffer while offline).",
     )
+    verify_workers: int = Field(
+        0,
+        ge=0,
+        le=64,
+        description="Processes that decode and verify (0: the receiving thread does). "
+        "Needs a key source from this config.",
+    )
     dead_letter_bytes: int = Field(
         4096, ge=0, description="Raw bytes kept per dead letter (the rest is cut)."
     )

@@ -26,10 +26,11 @@ import logging
 import queue
 import threading
 
-from aggregator.config import AggregatorConfig
-from aggregator.errors import AggregatorError
+from aggregator.config import AggregatorConfig, RegistryConfig
+from aggregator.errors import AggregatorError, AggregatorValueError
 from aggregator.ingest.consumer import Message, MqttConsumer
 from aggregator.ingest.pipeline import Limits, SequenceTracker, Verifier
+from aggregator.ingest.workers import VerifierPool
 from aggregator.ingest.writer import BatchBuilder, IngestWriter
 from aggregator.ledger.factory import open_ledger
 from aggregator.ledger.sql import SqlLedger
@@ -45,7 +46,11 @@ log = logging.getLogger(__name__)
 
 def build_key_source(config: AggregatorConfig) -> KeySource:
     """The key source the config names (allowlist file or DeviceRegistry)."""
-    registry = config.registry
+    return key_source_from_registry(config.registry)
+
+
+def key_source_from_registry(registry: RegistryConfig) -> KeySource:
+    """The key source a ``registry`` config section names."""
     if registry.mode == "allowlist" and registry.allowlist is not None:
         from aggregator.registry.allowlist import AllowlistKeySource
 
@@ -111,6 +116,11 @@ class Aggregator:
     """The ingest service of one process (see the module docstring for embedded use)."""
 
     def __init__(self, config: AggregatorConfig, *, key_source: KeySource | None = None) -> None:
+        if config.ingest.verify_workers > 0 and key_source is not None:
+            raise AggregatorValueError(
+                "ingest -> verify_workers: needs the key source from the config, not one "
+                "passed in (worker processes build their own)"
+            )
         self.config = config
         self.metrics = IngestMetrics()
         self._key_source = key_source
@@ -123,6 +133,7 @@ class Aggregator:
         self.projection: ProjectionWorker | None = None
         self.retention: RetentionWorker | None = None
         self.metrics_server: MetricsServer | None = None
+        self.pool: VerifierPool | None = None
         self._stopped = threading.Event()
 
     def start(self, *, connect_timeout: float = 30.0) -> None:
@@ -145,8 +156,11 @@ class Aggregator:
         )
         self.series = open_series(cfg.series.url)
         projector = Projector(self.reader, self.series, batch=cfg.series.batch_reports)
-        builder = BatchBuilder(verifier, self.metrics, cfg.ingest.dead_letter_bytes)
-        self.consumer = MqttConsumer(cfg.mqtt, self.queue, prepare=builder.verify)
+        if cfg.ingest.verify_workers > 0:
+            self.pool = VerifierPool(cfg.registry, verifier.limits, cfg.ingest.verify_workers)
+        builder = BatchBuilder(verifier, self.metrics, cfg.ingest.dead_letter_bytes, pool=self.pool)
+        prepare = builder.verify if self.pool is None else None
+        self.consumer = MqttConsumer(cfg.mqtt, self.queue, prepare=prepare)
         self.writer = IngestWriter(
             self.queue,
             self.ledger,
@@ -182,6 +196,8 @@ class Aggregator:
             self.writer.stop()
         if self.consumer is not None:
             self.consumer.stop()
+        if self.pool is not None:
+            self.pool.close()
         if self.projection is not None and self.config.series.in_process:
             self.projection.stop()
         if self.retention is not None:

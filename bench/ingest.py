@@ -10,6 +10,8 @@ consumer can take, not what the publisher can give.
 Phases: ``raw`` (paho v5 client that acknowledges and counts, the baseline), ``sqlite``
 (``python -m aggregator run``: decode, verify, commit to SQLite WAL, ack after commit;
 the series projection runs in its own process, not during the measurement),
+``sqlite_workers`` (as ``sqlite`` with ``ingest.verify_workers: 1``: decode and verify
+in one worker process, the aggregator process receives, sequences and commits),
 ``sqlite_projecting`` (the same with the projection inside the ingest process),
 ``postgres`` (as ``sqlite`` on PostgreSQL), ``two_process`` (two aggregator processes in
 one shared-subscription group on one PostgreSQL).
@@ -209,7 +211,9 @@ class Bench:
         write_allowlist(path, [(did_key_from_public_key(k.public_key), True) for k in self.devices])
         return path
 
-    def _config(self, name: str, group: str, ledger_url: str, projecting: bool) -> Path:
+    def _config(
+        self, name: str, group: str, ledger_url: str, projecting: bool, workers: int
+    ) -> Path:
         import yaml
 
         data = {
@@ -218,7 +222,7 @@ class Bench:
                 "group": group,
                 "client_id": name,
             },
-            "ingest": {"batch_size": 500, "batch_ms": 50},
+            "ingest": {"batch_size": 500, "batch_ms": 50, "verify_workers": workers},
             "ledger": {"url": ledger_url},
             "series": {
                 "url": f"sqlite:///{self.work}/{name}-series.db",
@@ -248,13 +252,20 @@ class Bench:
             process.wait(30)
 
     def aggregator(
-        self, phase: str, ledger_url: str, processes: int, *, projecting: bool = False
+        self,
+        phase: str,
+        ledger_url: str,
+        processes: int,
+        *,
+        projecting: bool = False,
+        workers: int = 0,
     ) -> float:
         from aggregator.ledger import open_ledger
 
         group = f"{GROUP_PREFIX}-{phase}"
         configs = [
-            self._config(f"{phase}-{i}", group, ledger_url, projecting) for i in range(processes)
+            self._config(f"{phase}-{i}", group, ledger_url, projecting, workers)
+            for i in range(processes)
         ]
         ledger = open_ledger(ledger_url)
         count: Callable[[], int] = ledger.count_reports
@@ -348,6 +359,9 @@ def main() -> int:
             raw = bench.raw()
             load_before = os.getloadavg()[0]
             sqlite = bench.aggregator("sqlite", f"sqlite:///{tmp}/ledger.db", 1)
+            workers = bench.aggregator(
+                "sqlite_workers", f"sqlite:///{tmp}/ledger-w.db", 1, workers=1
+            )
             projecting = bench.aggregator(
                 "sqlite_projecting", f"sqlite:///{tmp}/ledger-p.db", 1, projecting=True
             )
@@ -360,10 +374,12 @@ def main() -> int:
         "reports": args.reports,
         "raw_receive_per_s": round(raw),
         "sqlite_per_s": round(sqlite),
+        "sqlite_workers_per_s": round(workers),
         "sqlite_projecting_per_s": round(projecting),
         "postgres_per_s": round(postgres),
         "two_process_per_s": round(two),
         "sqlite_vs_raw": round(sqlite / raw, 3),
+        "sqlite_workers_vs_raw": round(workers / raw, 3),
         "two_vs_one": round(two / postgres, 3),
         "cores": os.cpu_count(),
         # Other work on the machine competes for the same cores: say how much there was.

@@ -18,7 +18,7 @@ from aggregator.ingest.reasons import WIRE_REASONS, Reason
 from aggregator.registry.keysource import KeySource
 from fieldproof.identity import PublicKeyVerifier
 from fieldproof.metrics import metric_for
-from fieldproof.wire import MAX_REPORT_SIZE, Record, SignedReport, WireError, decode_report
+from fieldproof.wire import MAX_REPORT_SIZE, Record, Report, WireError, decode_report
 
 TOPIC_ROOT = ("fp", "v1")
 COUNT_UNIT = "count"
@@ -35,19 +35,16 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A verified report to store. ``gap_after`` is the highest seq seen before a gap."""
+    """A verified report to store. ``gap_after`` is the highest seq seen before a gap;
+    ``report`` is the decoded report (absent when it was verified in a worker process)."""
 
-    signed: SignedReport
+    device_id: bytes
+    seq: int
+    start: int
+    end: int
     digest: bytes
     gap_after: int | None = None
-
-    @property
-    def device_id(self) -> bytes:
-        return self.signed.report.device_id
-
-    @property
-    def seq(self) -> int:
-        return self.signed.report.seq
+    report: Report | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,8 +179,16 @@ class Verifier:
             self._verifiers[key] = verifier
         return verifier
 
-    def verify(self, topic: str, payload: bytes, received_at: float) -> Verdict:
-        """The verdict on one message from ``topic`` received at ``received_at`` (Unix s)."""
+    def verify(
+        self, topic: str, payload: bytes, received_at: float, *, sequence: bool = True
+    ) -> Verdict:
+        """The verdict on one message from ``topic`` received at ``received_at`` (Unix s).
+
+        ``sequence=False`` leaves the sequence step out (verification in a worker
+        process, which has no sequence state): the caller then passes an Accepted
+        verdict through :meth:`sequence`, so that step comes last instead of before
+        the timestamp check.
+        """
         limits = self.limits
         if len(payload) > limits.max_bytes:
             return Rejected(Reason.TOO_LARGE, f"{len(payload)} bytes > {limits.max_bytes}")
@@ -208,11 +213,10 @@ class Verifier:
         if topic_device is None or topic_device != "0x" + device_id.hex():
             return Rejected(Reason.WRONG_TOPIC, f"topic {topic[:120]!r}", device_id, seq)
         digest = hashlib.sha256(payload).digest()
-        known = self.tracker.seen(device_id, seq)
-        if known is not None:
-            if known == digest:
-                return Duplicate(device_id, seq)
-            return Rejected(Reason.SEQ_REUSED, f"seq {seq} reused with other content", device_id)
+        if sequence:
+            repeated = self._repeated(device_id, seq, digest)
+            if repeated is not None:
+                return repeated
         latest = received_at + limits.max_future_skew_s
         if report.end > latest:
             return Rejected(Reason.TIMESTAMP_FUTURE, f"end {report.end} is ahead", device_id, seq)
@@ -222,7 +226,28 @@ class Verifier:
             problem = _check_record(record, report.start, latest)
             if problem is not None:
                 return Rejected(problem.reason, problem.detail[:300], device_id, seq)
+        candidate = Accepted(device_id, seq, report.start, report.end, digest, None, report)
+        return self._record(candidate) if sequence else candidate
+
+    def _repeated(self, device_id: bytes, seq: int, digest: bytes) -> Verdict | None:
+        known = self.tracker.seen(device_id, seq)
+        if known is None:
+            return None
+        if known == digest:
+            return Duplicate(device_id, seq)
+        return Rejected(Reason.SEQ_REUSED, f"seq {seq} reused with other content", device_id)
+
+    def _record(self, candidate: Accepted) -> Accepted:
+        device_id, seq = candidate.device_id, candidate.seq
         high = self.tracker.high(device_id)
         gap_after = high if high is not None and seq > high + 1 else None
-        self.tracker.record(device_id, seq, digest)
-        return Accepted(signed, digest, gap_after)
+        self.tracker.record(device_id, seq, candidate.digest)
+        return Accepted(
+            device_id, seq, candidate.start, candidate.end, candidate.digest, gap_after,
+            candidate.report,
+        )  # fmt: skip
+
+    def sequence(self, candidate: Accepted) -> Verdict:
+        """The sequence step for a report verified with ``sequence=False``."""
+        repeated = self._repeated(candidate.device_id, candidate.seq, candidate.digest)
+        return repeated if repeated is not None else self._record(candidate)

@@ -24,6 +24,7 @@ from aggregator.ingest.pipeline import (
     device_from_topic,
 )
 from aggregator.ingest.reasons import Reason
+from aggregator.ingest.workers import VerifierPool
 from aggregator.ledger.models import (
     Batch,
     DeadLetter,
@@ -43,6 +44,7 @@ MAX_HEALTH_BYTES = 8192
 STATES = ("online", "offline")
 
 AckFn = Callable[[Sequence[Message]], None]
+Checked = Callable[[], dict[int, Verdict]]
 
 
 def parse_status(payload: bytes) -> str | None:
@@ -64,10 +66,18 @@ def parse_status(payload: bytes) -> str | None:
 class BatchBuilder:
     """Turns messages into one :class:`Batch` (pure apart from the verifier's key lookups)."""
 
-    def __init__(self, verifier: Verifier, metrics: IngestMetrics, dead_letter_bytes: int) -> None:
+    def __init__(
+        self,
+        verifier: Verifier,
+        metrics: IngestMetrics,
+        dead_letter_bytes: int,
+        *,
+        pool: VerifierPool | None = None,
+    ) -> None:
         self.verifier = verifier
         self.metrics = metrics
         self.dead_letter_bytes = dead_letter_bytes
+        self.pool = pool
 
     def _dead(self, message: Message, rejected: Rejected) -> DeadLetter:
         self.metrics.reject(rejected.reason.value)
@@ -91,29 +101,29 @@ class BatchBuilder:
         except FieldproofError:
             return None
 
-    def build(self, messages: Sequence[Message]) -> tuple[Batch, list[Accepted]]:
+    def build(
+        self, messages: Sequence[Message], checked: Checked | None = None
+    ) -> tuple[Batch, list[Accepted]]:
+        """The batch for ``messages``; ``checked`` resolves verdicts submitted to the pool."""
         batch = Batch()
         accepted: list[Accepted] = []
         duplicates = 0
-        for message in messages:
+        checked_verdicts = (checked or self.submit(messages))()
+        for index, message in enumerate(messages):
             kind = message.topic.rsplit("/", 1)[-1]
             if kind == "report":
-                verdict = self._verify(message)
+                verdict = checked_verdicts.get(index) or self._verify(message)
                 if isinstance(verdict, Accepted):
-                    report = verdict.signed.report
                     accepted.append(verdict)
                     batch.reports.append(
                         IncomingReport(
-                            report.device_id, report.seq, message.received_at, report.start,
-                            report.end, message.payload, verdict.digest,
+                            verdict.device_id, verdict.seq, message.received_at, verdict.start,
+                            verdict.end, message.payload, verdict.digest,
                         )
                     )  # fmt: skip
                     if verdict.gap_after is not None:
-                        batch.gaps.append(
-                            Gap(
-                                report.device_id, verdict.gap_after, report.seq, message.received_at
-                            )
-                        )
+                        after, at = verdict.gap_after, message.received_at
+                        batch.gaps.append(Gap(verdict.device_id, after, verdict.seq, at))
                 elif isinstance(verdict, Duplicate):
                     duplicates += 1
                 else:
@@ -127,6 +137,30 @@ class BatchBuilder:
         if duplicates:
             self.metrics.count("duplicates", duplicates)
         return batch, accepted
+
+    def submit(self, messages: Sequence[Message]) -> Checked:
+        """Hand the batch's reports to the worker pool (if there is one). The returned
+        function waits for their verdicts and applies the sequence step here; call it
+        in batch order."""
+        pool = self.pool
+        if pool is None:
+            return dict
+        indices = [
+            i
+            for i, m in enumerate(messages)
+            if m.verdict is None and m.topic.rsplit("/", 1)[-1] == "report"
+        ]
+        wait = pool.submit(
+            [(messages[i].topic, messages[i].payload, messages[i].received_at) for i in indices]
+        )
+
+        def resolve() -> dict[int, Verdict]:
+            return {
+                i: self.verifier.sequence(r) if isinstance(r, Accepted) else r
+                for i, r in zip(indices, wait(), strict=True)
+            }
+
+        return resolve
 
     def _verify(self, message: Message) -> Accepted | Duplicate | Rejected:
         verdict = message.verdict
@@ -208,9 +242,9 @@ class IngestWriter:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def _collect(self) -> list[Message]:
+    def _collect(self, first_timeout: float = 0.2) -> list[Message]:
         try:
-            first = self.source.get(timeout=0.2)
+            first = self.source.get(timeout=first_timeout)
         except queue.Empty:
             return []
         messages = [first]
@@ -229,11 +263,11 @@ class IngestWriter:
             time.sleep(min(remaining, 0.005))
         return messages
 
-    def process(self, messages: Sequence[Message]) -> None:
+    def process(self, messages: Sequence[Message], checked: Checked | None = None) -> None:
         """Verify, commit (retrying until it succeeds or we stop), then acknowledge."""
         started = time.perf_counter()
         self.metrics.count("received", len(messages))
-        batch, accepted = self.builder.build(messages)
+        batch, accepted = self.builder.build(messages, checked)
         delay = 0.1
         while True:
             try:
@@ -260,24 +294,34 @@ class IngestWriter:
             self.committed.notify_all()
 
     def _run(self) -> None:
+        # With a worker pool, batch k+1 is collected and verifying while batch k is
+        # committed; without one, ``submit`` does nothing and this is a plain loop.
+        pending: tuple[list[Message], Checked] | None = None
         while not self._stop.is_set():
-            messages = self._collect()
-            if messages:
+            messages = self._collect(0.01 if pending else 0.2)
+            following = (messages, self.builder.submit(messages)) if messages else None
+            if pending is not None:
                 try:
-                    self.process(messages)
+                    self.process(*pending)
                 except Exception:
                     if self._stop.is_set():
                         return
                     log.exception("ingest batch failed")
+            pending = following
+        if pending is not None:
+            try:
+                self.process(*pending)
+            except Exception:
+                log.exception("batch failed at stop; the broker will redeliver it")
         # Drain what is already received so a clean stop acknowledges it.
-        pending: list[Message] = []
+        rest: list[Message] = []
         while True:
             try:
-                pending.append(self.source.get_nowait())
+                rest.append(self.source.get_nowait())
             except queue.Empty:
                 break
-        if pending:
+        if rest:
             try:
-                self.process(pending)
+                self.process(rest)
             except Exception:
                 log.exception("final batch failed; the broker will redeliver it")
