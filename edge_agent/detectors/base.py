@@ -10,10 +10,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.detectors.candidates import Candidates
 from edge_agent.detectors.nms import batched_nms
 from edge_agent.detectors.preprocess import FrameTransform, Prepared
 from edge_agent.detectors.types import COCO_CLASSES, Detections, class_ids_for
@@ -21,16 +23,22 @@ from edge_agent.inference.runner import OnnxRunner
 
 
 class OnnxDetector(ABC):
-    """Base of detectors that run one ONNX model."""
+    """Base of detectors that run one ONNX model.
+
+    A subclass declares its ``default_iou``, checks the loaded model in
+    :meth:`check_model` and turns raw outputs into candidates in :meth:`decode_outputs`.
+    """
+
+    default_iou: ClassVar[float]
 
     def __init__(
         self,
         model_path: Path,
         *,
         providers: Sequence[str] | None = None,
-        score_threshold: float,
-        iou_threshold: float,
-        classes: Sequence[str] | None,
+        score_threshold: float = 0.35,
+        iou_threshold: float | None = None,
+        classes: Sequence[str] | None = None,
         max_detections: int = 300,
         expected_sha256: str | None = None,
         fp16: bool = False,
@@ -41,10 +49,15 @@ class OnnxDetector(ABC):
         self.model_id: str = self.runner.model_id
         self.sha256: str = self.runner.sha256
         self.score_threshold = float(score_threshold)
-        self.iou_threshold = float(iou_threshold)
+        self.iou_threshold = float(self.default_iou if iou_threshold is None else iou_threshold)
         self.max_detections = max_detections
         self.classes: tuple[str, ...] = tuple(classes) if classes is not None else COCO_CLASSES
         self._class_mask = class_mask_for(self.classes)
+        self.check_model(model_path)
+
+    @abstractmethod
+    def check_model(self, model_path: Path) -> None:
+        """Raise if the loaded model is not one this detector can read."""
 
     @abstractmethod
     def prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> Prepared:
@@ -55,8 +68,13 @@ class OnnxDetector(ABC):
         return self.runner.run(prepared.tensor)
 
     @abstractmethod
+    def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
+        """Raw outputs → candidate boxes in input pixels above the score threshold."""
+
     def finish(self, outputs: list[npt.NDArray[np.float32]], prepared: Prepared) -> Detections:
         """Raw outputs → detections in source-frame pixels."""
+        boxes, scores, class_ids = self.decode_outputs(outputs)
+        return self.select(boxes, scores, class_ids, prepared)
 
     def detect(self, frame_bgr: npt.NDArray[np.uint8]) -> Detections:
         prepared = self.prepare(frame_bgr)

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.detectors.base import OnnxDetector
+from edge_agent.detectors.candidates import Candidates, best_class, no_candidates
 from edge_agent.detectors.preprocess import Prepared, stretch
-from edge_agent.detectors.types import Detections
 from edge_agent.inference.errors import InferenceError
 
 KEY = "nanodet"
@@ -46,9 +46,7 @@ def integral_distances(dist: npt.NDArray[np.float32], stride: int) -> npt.NDArra
     return distances * np.float32(stride)
 
 
-def decode(
-    outputs: Sequence[npt.NDArray[np.float32]], score_threshold: float
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+def decode(outputs: Sequence[npt.NDArray[np.float32]], score_threshold: float) -> Candidates:
     """Outputs ``cls_8, box_8, cls_16, box_16, cls_32, box_32`` → boxes in input pixels.
 
     Each cell keeps its best class; cells at or below ``score_threshold`` are dropped
@@ -57,9 +55,7 @@ def decode(
     all_boxes, all_scores, all_ids = [], [], []
     for level, stride in enumerate(STRIDES):
         cls = outputs[2 * level].reshape(-1, outputs[2 * level].shape[-1])
-        ids = cls.argmax(axis=1)
-        scores = cls[np.arange(cls.shape[0]), ids]
-        keep = np.flatnonzero(scores > score_threshold)
+        ids, scores, keep = best_class(cls, score_threshold)
         if keep.size == 0:
             continue
         dist = outputs[2 * level + 1].reshape(-1, 4 * REG_BINS)[keep]
@@ -70,11 +66,7 @@ def decode(
         all_scores.append(scores[keep])
         all_ids.append(ids[keep])
     if not all_boxes:
-        return (
-            np.zeros((0, 4), np.float32),
-            np.zeros((0,), np.float32),
-            np.zeros((0,), np.int64),
-        )
+        return no_candidates()
     return (
         np.concatenate(all_boxes).astype(np.float32),
         np.concatenate(all_scores).astype(np.float32),
@@ -86,27 +78,9 @@ class NanoDetDetector(OnnxDetector):
     """NanoDet-m COCO-80; the default detector."""
 
     key: Literal["nanodet"] = "nanodet"
+    default_iou = DEFAULT_IOU
 
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        providers: Sequence[str] | None = None,
-        score_threshold: float = 0.35,
-        iou_threshold: float = DEFAULT_IOU,
-        classes: Sequence[str] | None = None,
-        expected_sha256: str | None = None,
-        fp16: bool = False,
-    ) -> None:
-        super().__init__(
-            model_path,
-            providers=providers,
-            score_threshold=score_threshold,
-            iou_threshold=iou_threshold,
-            classes=classes,
-            expected_sha256=expected_sha256,
-            fp16=fp16,
-        )
+    def check_model(self, model_path: Path) -> None:
         if self.runner.output_names != OUTPUT_NAMES:
             raise InferenceError(
                 f"{model_path} is not a NanoDet-m export: outputs "
@@ -120,6 +94,5 @@ class NanoDetDetector(OnnxDetector):
         chw *= INV_STD[:, None, None]
         return Prepared(tensor=chw[None], transform=transform)
 
-    def finish(self, outputs: list[npt.NDArray[np.float32]], prepared: Prepared) -> Detections:
-        boxes, scores, ids = decode(outputs, self.score_threshold)
-        return self.select(boxes, scores, ids, prepared)
+    def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
+        return decode(outputs, self.score_threshold)

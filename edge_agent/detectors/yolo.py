@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -11,6 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.detectors.base import OnnxDetector, class_mask_for, select_detections
+from edge_agent.detectors.candidates import Candidates, best_class
 from edge_agent.detectors.preprocess import FrameTransform, Prepared, letterbox
 from edge_agent.detectors.types import Detections
 from edge_agent.inference.errors import InferenceError
@@ -20,9 +20,7 @@ DEFAULT_IOU = 0.7
 MAX_CANDIDATES = 30000
 
 
-def decode(
-    raw: npt.NDArray[np.float32], score_threshold: float
-) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+def decode(raw: npt.NDArray[np.float32], score_threshold: float) -> Candidates:
     """``[1, 4+nc, N]`` → candidate x1,y1,x2,y2 boxes (input pixels), scores, class ids.
 
     Each anchor keeps its best class; anchors whose best score is not above
@@ -30,10 +28,7 @@ def decode(
     (the order and limits of Ultralytics' ``non_max_suppression``).
     """
     pred = raw[0]
-    class_scores = pred[4:]
-    ids = class_scores.argmax(axis=0)
-    scores = class_scores[ids, np.arange(class_scores.shape[1])]
-    keep = np.flatnonzero(scores > score_threshold)
+    ids, scores, keep = best_class(pred[4:].T, score_threshold)
     if keep.size > MAX_CANDIDATES:
         keep = keep[np.argsort(-scores[keep], kind="stable")[:MAX_CANDIDATES]]
     cx, cy, w, h = pred[0, keep], pred[1, keep], pred[2, keep], pred[3, keep]
@@ -68,27 +63,9 @@ class YoloDetector(OnnxDetector):
     """Any Ultralytics YOLOv8/YOLO11 detection export (letterboxed RGB/255 input)."""
 
     key: Literal["yolo"] = "yolo"
+    default_iou = DEFAULT_IOU
 
-    def __init__(
-        self,
-        model_path: Path,
-        *,
-        providers: Sequence[str] | None = None,
-        score_threshold: float = 0.35,
-        iou_threshold: float = DEFAULT_IOU,
-        classes: Sequence[str] | None = None,
-        expected_sha256: str | None = None,
-        fp16: bool = False,
-    ) -> None:
-        super().__init__(
-            model_path,
-            providers=providers,
-            score_threshold=score_threshold,
-            iou_threshold=iou_threshold,
-            classes=classes,
-            expected_sha256=expected_sha256,
-            fp16=fp16,
-        )
+    def check_model(self, model_path: Path) -> None:
         shape = self.runner.input_shapes[0]
         if len(shape) != 4 or not all(isinstance(d, int) for d in shape[2:]):
             raise InferenceError(
@@ -104,12 +81,5 @@ class YoloDetector(OnnxDetector):
         chw *= np.float32(1.0 / 255.0)
         return Prepared(tensor=chw[None].astype(self._input_type, copy=False), transform=transform)
 
-    def finish(self, outputs: list[npt.NDArray[np.float32]], prepared: Prepared) -> Detections:
-        return postprocess(
-            outputs[0].astype(np.float32, copy=False),
-            prepared.transform,
-            score_threshold=self.score_threshold,
-            iou_threshold=self.iou_threshold,
-            class_mask=self._class_mask,
-            max_detections=self.max_detections,
-        )
+    def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
+        return decode(outputs[0].astype(np.float32, copy=False), self.score_threshold)
