@@ -7,10 +7,7 @@ Python around it, sets the pace.
 
 from __future__ import annotations
 
-import queue
-import threading
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -18,6 +15,7 @@ import numpy.typing as npt
 
 from edge_agent.detectors.preprocess import Prepared
 from edge_agent.detectors.types import Detections
+from edge_agent.sources.prefetch import prefetched
 
 
 class StagedDetector(Protocol):
@@ -30,14 +28,6 @@ class StagedDetector(Protocol):
     def finish(self, outputs: list[npt.NDArray[np.float32]], prepared: Prepared) -> Detections: ...
 
 
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    error: BaseException
-
-
-_Item = tuple[npt.NDArray[np.uint8], Prepared] | _Failure | None  # None ends the stream
-
-
 def detect_stream(
     detector: StagedDetector,
     frames: Iterable[npt.NDArray[np.uint8]],
@@ -45,39 +35,15 @@ def detect_stream(
     depth: int = 2,
 ) -> Iterator[tuple[npt.NDArray[np.uint8], Detections]]:
     """Yield ``(frame, detections)`` in source order; ``depth`` inputs are prepared ahead."""
-    ready: queue.Queue[_Item] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
 
-    def put(item: _Item) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+    def prepare_all() -> Iterator[tuple[npt.NDArray[np.uint8], Prepared]]:
+        for frame in frames:
+            yield frame, detector.prepare(frame)
 
-    def produce() -> None:
-        try:
-            for frame in frames:
-                if not put((frame, detector.prepare(frame))):
-                    return
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            put(_Failure(exc))
-            return
-        put(None)
-
-    worker = threading.Thread(target=produce, name="detect-prepare", daemon=True)
-    worker.start()
+    ahead = prefetched(prepare_all(), depth=depth, name="detect-prepare")
     try:
-        while True:
-            item = ready.get()
-            if item is None:
-                return
-            if isinstance(item, _Failure):
-                raise item.error
-            frame, prepared = item
+        for frame, prepared in ahead:
             yield frame, detector.finish(detector.infer(prepared), prepared)
     finally:
-        stop.set()
-        worker.join(timeout=5)
+        # Stops the preparing thread as soon as the consumer stops, not at collection.
+        ahead.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,7 +19,9 @@ class _Failure:
         self.error = error
 
 
-def prefetched(items: Iterable[T], depth: int = 2, name: str = "prefetch") -> Iterator[T]:
+def prefetched(
+    items: Iterable[T], depth: int = 2, name: str = "prefetch"
+) -> Generator[T, None, None]:
     """Yield ``items`` in order while a thread produces up to ``depth`` ahead.
 
     A bounded queue keeps memory flat (frames are large); an exception in the
