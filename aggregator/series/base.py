@@ -5,11 +5,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-from aggregator.errors import AggregatorError
+from aggregator.errors import AggregatorError, AggregatorValueError
 from aggregator.series.points import Point, SeriesPoint
 
 Aggregate = Literal["mean", "min", "max", "sum", "count"]
 AGGREGATES: tuple[str, ...] = ("mean", "min", "max", "sum", "count")
+
+
+def checked_bucket(every: int, agg: Aggregate | None) -> Aggregate:
+    """The aggregate of a bucketed query, after checking it and the bucket width."""
+    if agg is None or agg not in AGGREGATES:
+        raise AggregatorValueError(f"agg: expected one of {AGGREGATES}, got {agg!r}")
+    if every <= 0:
+        raise AggregatorValueError(f"every: must be positive, got {every}")
+    return agg
 
 
 class SeriesUnavailableError(AggregatorError):

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregator.errors import AggregatorError, AggregatorValueError
-from aggregator.series.base import AGGREGATES, Aggregate, SeriesUnavailableError
+from aggregator.series.base import Aggregate, SeriesUnavailableError, checked_bucket
 from aggregator.series.points import Point, SeriesPoint, series_key
 
 _LINES_PER_REQUEST = 5000
@@ -131,10 +131,7 @@ class InfluxSeries:
         if every is None:
             q = f'SELECT "value" FROM {_ident(measurement)} WHERE {where} GROUP BY "device"'
         else:
-            if agg is None or agg not in AGGREGATES:
-                raise AggregatorValueError(f"agg: expected one of {AGGREGATES}, got {agg!r}")
-            if every <= 0:
-                raise AggregatorValueError(f"every: must be positive, got {every}")
+            agg = checked_bucket(every, agg)
             q = (
                 f'SELECT {agg}("value") FROM {_ident(measurement)} WHERE {where} '
                 f'GROUP BY time({every}s), "device" fill(none)'

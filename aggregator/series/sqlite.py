@@ -8,9 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from aggregator.errors import AggregatorValueError
 from aggregator.ledger.sqlite import sqlite_path
-from aggregator.series.base import AGGREGATES, Aggregate
+from aggregator.series.base import Aggregate, checked_bucket
 from aggregator.series.points import Point, SeriesPoint, series_key, tags_text
 
 _SQL_AGG = {"mean": "AVG", "min": "MIN", "max": "MAX", "sum": "SUM", "count": "COUNT"}
@@ -70,10 +69,7 @@ class SqliteSeries:
         if every is None:
             sql = f"SELECT device, t, value FROM points WHERE {where} ORDER BY device, t"
         else:
-            if agg is None or agg not in AGGREGATES:
-                raise AggregatorValueError(f"agg: expected one of {AGGREGATES}, got {agg!r}")
-            if every <= 0:
-                raise AggregatorValueError(f"every: must be positive, got {every}")
+            agg = checked_bucket(every, agg)
             step = every * 1000
             sql = (
                 f"SELECT device, (t / {step}) * {step} AS bucket, {_SQL_AGG[agg]}(value) "
