@@ -11,6 +11,9 @@ config, so this needs a config-defined key source (allowlist file or chain).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -26,9 +29,20 @@ Compact = tuple[Any, ...]
 _worker: dict[str, Verifier] = {}
 
 
+def _exit_with_parent(parent: int) -> None:
+    # A SIGKILLed aggregator cannot shut its pool down; without this its workers would
+    # live on, idle, adopted by init.
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
+
+
 def _start_worker(registry_json: str, limits: Limits) -> None:
     from aggregator.service import key_source_from_registry
 
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
+    ).start()
     registry = RegistryConfig.model_validate_json(registry_json)
     _worker["verifier"] = Verifier(key_source_from_registry(registry), limits=limits)
 

@@ -15,8 +15,11 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.aggregator.reports import new_device
 from tests.aggregator.runtime import (
+    REPO,
     await_subscription,
     config_dict,
     publish_all,
@@ -39,8 +42,9 @@ def stored(db: Path) -> int:
         return 0
 
 
+@pytest.mark.parametrize("verify_workers", [0, 1], ids=["inline", "worker"])
 def test_sigkill_during_stream_loses_and_doubles_nothing(
-    mosquitto: MosquittoBroker, tmp_path: Path
+    mosquitto: MosquittoBroker, tmp_path: Path, verify_workers: int
 ) -> None:
     devices = [new_device() for _ in range(DEVICES)]
     per_device = TOTAL // DEVICES
@@ -50,7 +54,12 @@ def test_sigkill_during_stream_loses_and_doubles_nothing(
     config = write_config(
         tmp_path / "aggregator.yaml",
         config_dict(
-            tmp_path, mosquitto.port, devices, ledger_url=f"sqlite:///{db}", client_id="agg-crash"
+            tmp_path,
+            mosquitto.port,
+            devices,
+            ledger_url=f"sqlite:///{db}",
+            client_id="agg-crash",
+            verify_workers=verify_workers,
         ),
     )
     log = tmp_path / "aggregator.log"
@@ -80,9 +89,28 @@ def test_sigkill_during_stream_loses_and_doubles_nothing(
         assert kills == 3
         assert (count, distinct) == (TOTAL, TOTAL)
         assert sorted(per.values()) == [per_device] * DEVICES
+        if verify_workers:
+            # The killed processes' verify workers noticed and went away.
+            wait_for(lambda: len(orphans(tmp_path)) == 0, 10, "orphaned workers to exit")
     finally:
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(15)
         except Exception:
             process.kill()
+
+
+def orphans(tmp_path: Path) -> list[int]:
+    """Worker processes of this test's aggregators that outlived their parent."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes()
+            stat = (proc / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if b"spawn_main" in cmdline and stat[1] == "1" and (proc / "cwd").resolve() == REPO:
+            found.append(int(proc.name))
+    return found
