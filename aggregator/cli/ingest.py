@@ -32,6 +32,16 @@ def _check_config(args: argparse.Namespace) -> int:
     from aggregator.config import load_aggregator_config
 
     config = load_aggregator_config(args.config)
+    allowlist = config.registry.allowlist
+    if config.registry.mode == "allowlist" and allowlist is not None:
+        from aggregator.registry.allowlist import read_allowlist
+        from fieldproof.errors import ConfigError
+
+        if not allowlist.path.exists():
+            raise ConfigError(
+                f"{args.config}: registry -> allowlist -> path: {allowlist.path} does not exist"
+            )
+        read_allowlist(allowlist.path)  # its own errors name the bad entry
     print(
         f"{args.config}: valid (ledger {config.ledger.url.split(':', 1)[0]}, "
         f"series {config.series.url.split(':', 1)[0]}, mqtt {config.mqtt.protocol}, "

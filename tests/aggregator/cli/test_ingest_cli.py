@@ -42,6 +42,20 @@ def test_invalid_config_exits_one_naming_the_key(
     assert expected in capsys.readouterr().err
 
 
+def test_missing_or_bad_allowlist_exits_one(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = config_dict(tmp_path, 1883, [new_device()])
+    path = write_config(tmp_path / "a.yaml", data)
+    allowlist = Path(data["registry"]["allowlist"]["path"])
+    allowlist.write_text("devices:\n  - key: nonsense\n")
+    assert main(["aggregator", "check-config", str(path)]) == 1
+    assert "devices -> 0 -> key" in capsys.readouterr().err
+    allowlist.unlink()
+    assert main(["aggregator", "check-config", str(path)]) == 1
+    assert "registry -> allowlist -> path" in capsys.readouterr().err
+
+
 def test_missing_file_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["aggregator", "check-config", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml" in capsys.readouterr().err
