@@ -6,13 +6,13 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
 
 from aggregator.api.auth import researcher
-from aggregator.api.context import ApiContext, Ctx
+from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import traffic_names
 from aggregator.api.errors import ParameterError
 from aggregator.api.export import EXPORT_FORMATS, csv_chunks, parquet_chunks
@@ -45,6 +45,8 @@ class SeriesQuery:
     def run(
         self, context: ApiContext, start: float | None = None, end: float | None = None
     ) -> list[SeriesPoint]:
+        t0 = self.start if start is None else start
+        t1 = self.end if end is None else end
         if self.fleet:
             assert self.every is not None
             assert self.agg is not None
@@ -52,18 +54,13 @@ class SeriesQuery:
                 context.sources.series,
                 self.metric,
                 self.devices,
-                self.start if start is None else start,
-                self.end if end is None else end,
+                t0,
+                t1,
                 every=self.every,
                 agg=self.agg,
             )
         return context.sources.series.series(
-            self.metric,
-            self.devices,
-            self.start if start is None else start,
-            self.end if end is None else end,
-            every=self.every,
-            agg=self.agg,
+            self.metric, self.devices, t0, t1, every=self.every, agg=self.agg
         )
 
     def echo(self) -> dict[str, Any]:
@@ -107,18 +104,32 @@ def resolve_devices(context: ApiContext, device: list[str], bbox: str | None) ->
     return chosen
 
 
-def build_query(
-    context: ApiContext,
+_DEVICE = Query([], description="Device id (0x-hex); repeat or comma-separate for several.")
+_BBOX = Query(None, description="min_lon,min_lat,max_lon,max_lat")
+_START = Query(..., description="Unix seconds or ISO 8601 (inclusive).")
+_END = Query(..., description="Unix seconds or ISO 8601 (exclusive).")
+_EVERY = Query(None, description="Bucket length (60s, 15m, 1h, 1d); aggregates per bucket.")
+_AGG = Query(None, description="mean, min, max, sum or count (with every; default mean).")
+_GROUP = Query(
+    "device",
+    description="device: one series per device; fleet: one aggregate per bucket over all "
+    "selected devices (needs every).",
+)
+
+
+def series_query(
     *,
-    metric: str,
-    device: list[str],
-    bbox: str | None,
-    start: str,
-    end: str,
-    every: str | None,
-    agg: str | None,
-    group: str = "device",
+    metric: str = Query(..., description="Record name, e.g. temp or bme280/temp."),
+    device: list[str] = _DEVICE,
+    bbox: str | None = _BBOX,
+    start: str = _START,
+    end: str = _END,
+    every: str | None = _EVERY,
+    agg: str | None = _AGG,
+    group: str = _GROUP,
+    context: Ctx,
 ) -> SeriesQuery:
+    """The query parameters ``/v1/series`` and ``/v1/export`` share, checked."""
     name = check_metric(metric)
     t0, t1 = parse_range(start, end, context.config.max_range_days)
     bucket = None if every is None else parse_duration(every, "every")
@@ -137,17 +148,7 @@ def build_query(
     )
 
 
-_DEVICE = Query([], description="Device id (0x-hex); repeat or comma-separate for several.")
-_BBOX = Query(None, description="min_lon,min_lat,max_lon,max_lat")
-_START = Query(..., description="Unix seconds or ISO 8601 (inclusive).")
-_END = Query(..., description="Unix seconds or ISO 8601 (exclusive).")
-_EVERY = Query(None, description="Bucket length (60s, 15m, 1h, 1d); aggregates per bucket.")
-_AGG = Query(None, description="mean, min, max, sum or count (with every; default mean).")
-_GROUP = Query(
-    "device",
-    description="device: one series per device; fleet: one aggregate per bucket over all "
-    "selected devices (needs every).",
-)
+Series = Annotated[SeriesQuery, Depends(series_query)]
 
 
 def check_raw_size(context: ApiContext, query: SeriesQuery) -> None:
@@ -174,41 +175,21 @@ def json_response(body: dict[str, Any]) -> Response:
 @router.get("/series", summary="One metric's points or bucket aggregates")
 def series(
     *,
-    metric: str = Query(..., description="Record name, e.g. temp or bme280/temp."),
-    device: list[str] = _DEVICE,
-    bbox: str | None = _BBOX,
-    start: str = _START,
-    end: str = _END,
-    every: str | None = _EVERY,
-    agg: str | None = _AGG,
-    group: str = _GROUP,
+    query: Series,
     limit: int | None = Query(None, description="Page size."),
     offset: int = Query(0, description="Points to skip."),
     context: Ctx,
 ) -> Response:
     size, skip = context.page(limit, offset)
-    query = build_query(
-        context,
-        metric=metric,
-        device=device,
-        bbox=bbox,
-        start=start,
-        end=end,
-        every=every,
-        agg=agg,
-        group=group,
-    )
     if query.every is None:
         check_raw_size(context, query)
-    points = query.run(context)
-    chunk = points[skip : skip + size]
+    page = paged(query.run(context), size, skip)
+    chunk: list[SeriesPoint] = page.pop("items")
     return json_response(
         {
             **query.echo(),
             "points": [{"device": p.device, "time": p.time, "value": p.value} for p in chunk],
-            "total": len(points),
-            "offset": skip,
-            "next_offset": skip + size if skip + size < len(points) else None,
+            **page,
         }
     )
 
@@ -256,48 +237,23 @@ def traffic(
                 }
             )
     rows.sort(key=lambda r: (r["time"], r["device"], r["line"], r["class"], r["direction"]))
+    page = paged(rows, size, skip)
     return json_response(
-        {
-            "start": t0,
-            "end": t1,
-            "every": bucket,
-            "rows": rows[skip : skip + size],
-            "total": len(rows),
-            "offset": skip,
-            "next_offset": skip + size if skip + size < len(rows) else None,
-        }
+        {"start": t0, "end": t1, "every": bucket, "rows": page.pop("items"), **page}
     )
 
 
 @router.get("/export", summary="Streamed CSV or Parquet of a series query")
 def export(
     *,
-    metric: str = Query(..., description="Record name."),
+    query: Series,
     format: str = Query("csv", description="csv or parquet."),
-    device: list[str] = _DEVICE,
-    bbox: str | None = _BBOX,
-    start: str = _START,
-    end: str = _END,
-    every: str | None = _EVERY,
-    agg: str | None = _AGG,
-    group: str = _GROUP,
     context: Ctx,
 ) -> StreamingResponse:
     if format not in EXPORT_FORMATS:
         raise ParameterError(
             "format", f"expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}"
         )
-    query = build_query(
-        context,
-        metric=metric,
-        device=device,
-        bbox=bbox,
-        start=start,
-        end=end,
-        every=every,
-        agg=agg,
-        group=group,
-    )
 
     def pages() -> Iterator[list[SeriesPoint]]:
         span = 86_400.0
