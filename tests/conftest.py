@@ -5,4 +5,5 @@ pytest_plugins: list[str] = [
     "tests.services.postgres",
     "tests.services.influxdb",
     "tests.services.anvil",
+    "tests.services.amqtt",
 ]

@@ -3,50 +3,16 @@ an in-process amqtt broker (which speaks no MQTT 5)."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 
 from aggregator.ledger import open_ledger
 from aggregator.registry.static import StaticKeySource
 from aggregator.service import Aggregator
 from tests.aggregator.reports import new_device
 from tests.aggregator.runtime import make_config, publish_all, wait_for
-from tests.services.ports import free_port, port_open, wait_until
-
-
-@pytest.fixture
-def amqtt_port() -> Iterator[int]:
-    from amqtt.broker import Broker
-
-    port = free_port()
-    started = threading.Event()
-    holder: dict[str, object] = {}
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        holder["loop"], holder["stop"] = asyncio.get_running_loop(), stop
-        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
-        await broker.start()
-        started.set()
-        await stop.wait()
-        await broker.shutdown()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert started.wait(15)
-    wait_until(lambda: port_open(port), 10, "amqtt")
-    yield port
-    loop, stop = holder["loop"], holder["stop"]
-    assert isinstance(loop, asyncio.AbstractEventLoop)
-    assert isinstance(stop, asyncio.Event)
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
 
 
 def test_embedded_aggregator_on_the_in_process_broker(amqtt_port: int, tmp_path: Path) -> None:

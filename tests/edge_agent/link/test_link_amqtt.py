@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.link import DeviceTopics, LinkConfig
@@ -17,36 +14,6 @@ from edge_agent.outbox import Outbox, OutboxConfig
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey
 from fieldproof.wire import Record, Report, decode_report, sign_report
-from tests.services.ports import free_port, port_open, wait_until
-
-
-@pytest.fixture
-def amqtt_port() -> Iterator[int]:
-    from amqtt.broker import Broker
-
-    port = free_port()
-    holder: dict[str, object] = {}
-    ready = threading.Event()
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        holder["stop"], holder["loop"] = stop, asyncio.get_running_loop()
-        broker = Broker({"listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{port}"}}})
-        await broker.start()
-        ready.set()
-        await stop.wait()
-        await broker.shutdown()
-
-    thread = threading.Thread(target=lambda: asyncio.run(serve()), daemon=True)
-    thread.start()
-    assert ready.wait(15)
-    wait_until(lambda: port_open(port), 10.0, "amqtt")
-    yield port
-    loop, stop = holder["loop"], holder["stop"]
-    assert isinstance(loop, asyncio.AbstractEventLoop)
-    assert isinstance(stop, asyncio.Event)
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(10)
 
 
 def test_v311_mode_publishes_to_amqtt(amqtt_port: int, tmp_path: Path) -> None:
