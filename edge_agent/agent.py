@@ -152,9 +152,10 @@ class Agent:
         if self.metrics is not None:
             self.metrics.start()
         self._stop.clear()
+        # READY before the heartbeat thread's first WATCHDOG ping: systemd expects that order.
+        notify("READY=1")
         self._heartbeat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._heartbeat.start()
-        notify("READY=1")
 
     def stop(self) -> None:
         notify("STOPPING=1")

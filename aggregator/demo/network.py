@@ -335,7 +335,14 @@ class DemoNetwork:
     def _drain(self) -> None:
         """Stop the devices, then wait until everything they published is stored."""
         for device in self.devices:
-            stop_agent(device)
+            self.result.devices.append(
+                {
+                    "name": device.name,
+                    "device_id": device_id_hex(device.key.device_id),
+                    "owner": device.owner,
+                    "agent_exit": stop_agent(device),
+                }
+            )
         self.progress("agents stopped; waiting for the aggregator to store what they published")
         deadline = time.monotonic() + 30.0
         while time.monotonic() < deadline:
@@ -429,14 +436,6 @@ class DemoNetwork:
             self.api.stop()
         for device in self.devices:
             stop_agent(device, timeout=5.0)
-            self.result.devices.append(
-                {
-                    "name": device.name,
-                    "device_id": device_id_hex(device.key.device_id),
-                    "owner": device.owner,
-                    "agent_exit": None if device.process is None else device.process.returncode,
-                }
-            )
         if self.aggregator is not None:
             self.aggregator.stop()
         if self.state is not None:
