@@ -31,6 +31,17 @@ class PostgresLedger(SqlLedger):
             raise AggregatorError(f"ledger: cannot connect to PostgreSQL: {exc}") from exc
         super().__init__(url, connection)
 
+    def _connection(self) -> Any:
+        # A server restart or a terminated backend leaves the connection broken; the
+        # failed transaction was rolled back by the server, so a new connection and a
+        # retry of the same batch are safe (inserts are idempotent).
+        if self._conn.closed or self._conn.broken:
+            try:
+                self._conn = psycopg.connect(self.url, autocommit=True)
+            except psycopg.Error as exc:
+                raise AggregatorError(f"ledger: cannot reconnect to PostgreSQL: {exc}") from exc
+        return self._conn
+
     def _lock_migrations(self, cursor: Any) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
 from aggregator.ledger.migrations import MIGRATIONS
@@ -65,23 +65,30 @@ class SqlLedger:
     def _lock_commit_order(self, cursor: Any) -> None:
         """Make row ids visible in increasing order (needed where writers run in parallel)."""
 
+    def _connection(self) -> Any:
+        """The connection to use now (a server-side backend may replace a broken one)."""
+        return self._conn
+
     # -- plumbing --------------------------------------------------------------------
 
     @contextmanager
     def _transaction(self) -> Iterator[Any]:
         with self._lock:
-            cursor = self._conn.cursor()
+            cursor = self._connection().cursor()
             cursor.execute(self.begin_sql)
             try:
                 yield cursor
             except BaseException:
-                cursor.execute("ROLLBACK")
+                # On a broken connection the rollback fails too; the server has already
+                # dropped the transaction, and the original error is what matters.
+                with suppress(Exception):
+                    cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
-            cursor = self._conn.cursor()
+            cursor = self._connection().cursor()
             cursor.execute(self._q(sql), tuple(params))
             rows: list[Any] = cursor.fetchall()
             return rows
