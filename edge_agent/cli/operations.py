@@ -7,7 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from fieldproof.cli import group_parser
 
@@ -147,56 +147,27 @@ def _device_init(args: argparse.Namespace) -> int:
 
 def _device_pairing(args: argparse.Namespace) -> int:
     from edge_agent.provisioning.device import KEY_NAME
-    from fieldproof.chain.pop import sign_pop
+    from fieldproof.chain.pairing import sign_pairing
     from fieldproof.identity import load_key
 
     key = load_key(args.dir / KEY_NAME)
-    pop = sign_pop(key, args.registry, args.chain_id, args.owner, args.nonce)
-    document: dict[str, Any] = {
-        **pop.to_json(),
-        "publicKey": "0x" + key.public_key.hex(),
-        "signature": "0x" + (pop.r + pop.s).hex(),
-    }
-    print(json.dumps(document, indent=2))
+    sys.stdout.write(sign_pairing(key, args.registry, args.chain_id, args.owner, args.nonce))
     return 0
 
 
 def _device_register(args: argparse.Namespace) -> int:
-    from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
-    from fieldproof.chain.errors import ChainValueError
-    from fieldproof.chain.keysource import load_account
-    from fieldproof.chain.pop import ProofOfPossession
-    from fieldproof.chain.sender import Sender
+    from fieldproof.chain.pairing import read_pairing, register_pairing
 
-    try:
-        data = json.loads(args.pairing.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ChainValueError(f"{args.pairing}: not a pairing file ({exc})") from exc
-    pop = ProofOfPossession.from_json(data)
-    w3 = connect(args.rpc)
-    deployment = Deployment.load(args.deployment)
-    if deployment.chain_id != pop.chain_id:
-        raise ChainValueError(
-            f"pairing is for chain {pop.chain_id}, deployment is on {deployment.chain_id}"
-        )
-    account = load_account(args.key)
-    registry = deployment.registry(w3, Sender(w3, account))
-    if registry.address != pop.registry:
-        raise ChainValueError(
-            f"pairing names registry {pop.registry}, deployment has {registry.address}"
-        )
-    outcome = registry.register(pop, args.metadata_uri)
-    print(
-        json.dumps(
-            {
-                "deviceId": "0x" + pop.device_id.hex(),
-                "owner": registry.owner_of(pop.device_id),
-                "tx": outcome.tx_hash,
-                "alreadyRegistered": outcome.skipped,
-            }
-        )
+    enrolment = register_pairing(
+        read_pairing(args.pairing),
+        Deployment.load(args.deployment),
+        rpc=args.rpc,
+        key_source=args.key,
+        metadata_uri=args.metadata_uri,
+        origin=f"pairing {args.pairing}",
     )
+    print(json.dumps(enrolment.to_json()))
     return 0
 
 

@@ -122,13 +122,13 @@ def _deploy(args: argparse.Namespace) -> int:
 
 def _pop(args: argparse.Namespace) -> int:
     from fieldproof.chain.deploy import Deployment
-    from fieldproof.chain.pop import sign_pop
+    from fieldproof.chain.pairing import sign_pairing
     from fieldproof.identity import load_key
 
     deployment = Deployment.load(args.deployment)
     registry = deployment.contracts["DeviceRegistry"].address
     key = load_key(args.device_key)
-    text = sign_pop(key, registry, deployment.chain_id, args.owner, args.nonce).dumps()
+    text = sign_pairing(key, registry, deployment.chain_id, args.owner, args.nonce)
     if args.out is None:
         sys.stdout.write(text)
     else:
@@ -137,38 +137,18 @@ def _pop(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
-    from fieldproof.chain.errors import ChainValueError
-    from fieldproof.chain.keysource import load_account
-    from fieldproof.chain.pop import ProofOfPossession
-    from fieldproof.chain.sender import Sender
+    from fieldproof.chain.pairing import read_pairing, register_pairing
 
-    deployment = Deployment.load(args.deployment)
-    try:
-        pop = ProofOfPossession.from_json(json.loads(args.pop.read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ChainValueError(f"proof of possession {args.pop}: {exc}") from exc
-    registry_address = deployment.contracts["DeviceRegistry"].address
-    if (pop.registry, pop.chain_id) != (registry_address, deployment.chain_id):
-        raise ChainValueError(
-            f"proof of possession {args.pop} is for registry {pop.registry} on chain "
-            f"{pop.chain_id}, not {registry_address} on chain {deployment.chain_id}"
-        )
-    w3 = connect(args.rpc)
-    deployment.ensure_chain(w3)
-    registry = deployment.registry(w3, Sender(w3, load_account(args.key)))
-    outcome = registry.register(pop, args.metadata_uri)
-    print(
-        json.dumps(
-            {
-                "deviceId": "0x" + pop.device_id.hex(),
-                "owner": pop.owner,
-                "tx": outcome.tx_hash,
-                "alreadyRegistered": outcome.skipped,
-            }
-        )
+    enrolment = register_pairing(
+        read_pairing(args.pop),
+        Deployment.load(args.deployment),
+        rpc=args.rpc,
+        key_source=args.key,
+        metadata_uri=args.metadata_uri,
+        origin=f"proof of possession {args.pop}",
     )
+    print(json.dumps(enrolment.to_json()))
     return 0
 
 
