@@ -156,16 +156,14 @@ def _device_pairing(args: argparse.Namespace) -> int:
 
 
 def _device_register(args: argparse.Namespace) -> int:
-    from fieldproof.chain.deploy import Deployment
-    from fieldproof.chain.pairing import read_pairing, register_pairing
+    from fieldproof.chain.pairing import register_pairing_file
 
-    enrolment = register_pairing(
-        read_pairing(args.pairing),
-        Deployment.load(args.deployment),
+    enrolment = register_pairing_file(
+        args.pairing,
+        args.deployment,
         rpc=args.rpc,
         key_source=args.key,
         metadata_uri=args.metadata_uri,
-        origin=f"pairing {args.pairing}",
     )
     print(json.dumps(enrolment.to_json()))
     return 0

@@ -94,3 +94,17 @@ def register_pairing(
     outcome = registry.register(pop, metadata_uri)
     # register() only counts as done when the chain holds this owner, so pop.owner is it.
     return Enrolment(pop.device_id, pop.owner, outcome.tx_hash, outcome.skipped)
+
+
+def register_pairing_file(
+    path: Path, deployment: Path, *, rpc: str, key_source: str, metadata_uri: str = ""
+) -> Enrolment:
+    """:func:`register_pairing` for a pairing file and a ``deployment.json``."""
+    return register_pairing(
+        read_pairing(path),
+        Deployment.load(deployment),
+        rpc=rpc,
+        key_source=key_source,
+        metadata_uri=metadata_uri,
+        origin=f"proof of possession {path}",
+    )

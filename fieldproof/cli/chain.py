@@ -137,16 +137,14 @@ def _pop(args: argparse.Namespace) -> int:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from fieldproof.chain.deploy import Deployment
-    from fieldproof.chain.pairing import read_pairing, register_pairing
+    from fieldproof.chain.pairing import register_pairing_file
 
-    enrolment = register_pairing(
-        read_pairing(args.pop),
-        Deployment.load(args.deployment),
+    enrolment = register_pairing_file(
+        args.pop,
+        args.deployment,
         rpc=args.rpc,
         key_source=args.key,
         metadata_uri=args.metadata_uri,
-        origin=f"proof of possession {args.pop}",
     )
     print(json.dumps(enrolment.to_json()))
     return 0
