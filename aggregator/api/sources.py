@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from aggregator.anchoring.state import AnchorState
 from aggregator.ledger.sql import SqlLedger
 from aggregator.series.base import SeriesStore
+from fieldproof.verify import ContractView
 
 if TYPE_CHECKING:  # the bindings pull in web3; only a deployment needs them
     from web3 import Web3
@@ -44,31 +45,19 @@ class ChainReader(Protocol):
     def claimed(self, owner: str) -> int: ...
 
 
-class ContractReader:
-    """:class:`ChainReader` over the deployed DeviceRegistry, DataAnchor and distributor."""
+class ContractReader(ContractView):
+    """:class:`ChainReader` over the deployed DeviceRegistry, DataAnchor and distributor:
+    the verifier's :class:`ContractView` plus owners and claimed rewards."""
 
     def __init__(
         self, registry: DeviceRegistry, anchor: DataAnchor, distributor: RewardDistributor
     ) -> None:
-        self.registry = registry
-        self.anchor = anchor
+        super().__init__(registry, anchor)
         self.distributor = distributor
 
     @classmethod
     def from_deployment(cls, w3: Web3, deployment: Deployment) -> ContractReader:
         return cls(deployment.registry(w3), deployment.anchor(w3), deployment.distributor(w3))
-
-    def public_key_of(self, device_id: bytes) -> bytes | None:
-        if self.registry.registration_of(device_id) is None:
-            return None
-        return self.registry.public_key_of(device_id)
-
-    def registered_at(self, device_id: bytes) -> int | None:
-        registration = self.registry.registration_of(device_id)
-        return None if registration is None else registration.timestamp
-
-    def anchored_root(self, epoch: int) -> bytes | None:
-        return self.anchor.root_of(epoch)
 
     def owner_of(self, device_id: bytes) -> str | None:
         return self.registry.owner_of(device_id)
