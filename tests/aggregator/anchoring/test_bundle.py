@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -24,9 +22,7 @@ from aggregator.rewards.epoch import score_epoch
 from fieldproof.cid import cid_v1
 from fieldproof.verify import DATA_LEAF_TYPES, check_leaf
 from tests.aggregator.anchoring.reports import KEYS, signed
-
-REPO = Path(__file__).resolve().parents[3]
-OZ_SCRIPT = REPO / "tests" / "fieldproof" / "oz_merkle.cjs"
+from tests.fieldproof.oz_merkle import openzeppelin_trees
 
 
 @settings(max_examples=25, deadline=None)
@@ -112,11 +108,6 @@ def test_bundle_report_leaf_uses_report_hash() -> None:
 
 
 def test_openzeppelin_js_library_agrees_on_bundle_and_reward_trees() -> None:
-    node = shutil.which("node")
-    if node is None:
-        pytest.fail("node not found; install it with: apt-get install nodejs npm", pytrace=False)
-    if not (REPO / "node_modules" / "@openzeppelin" / "merkle-tree").exists():
-        pytest.fail("@openzeppelin/merkle-tree missing; install it with: npm ci", pytrace=False)
     reports = [signed(KEYS[i % 4], 2**40 + i, 60 * i) for i in range(13)]
     bundle = build_bundle(3, 0, 3600, reports)
     assert bundle.tree is not None
@@ -131,15 +122,7 @@ def test_openzeppelin_js_library_agrees_on_bundle_and_reward_trees() -> None:
         {"types": list(DATA_LEAF_TYPES), "values": data_values},
         {"types": ["address", "uint256"], "values": reward_values},
     ]
-    completed = subprocess.run(
-        [node, str(OZ_SCRIPT)],
-        input=json.dumps(cases),
-        capture_output=True,
-        text=True,
-        cwd=REPO,
-        check=True,
-    )
-    data_ref, reward_ref = json.loads(completed.stdout)
+    data_ref, reward_ref = openzeppelin_trees(cases)
     assert data_ref["root"] == bundle.tree.root
     for index, report in enumerate(bundle.reports):
         proof = bundle.proof(report.device_id, report.seq)
