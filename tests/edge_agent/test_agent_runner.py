@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -27,6 +28,20 @@ def broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
     started.stop()
 
 
+def _config(tmp_path: Path, broker: MosquittoBroker, sources: dict[str, Any]) -> AgentConfig:
+    """An agent on ``broker`` with its state under ``tmp_path``, reading ``sources``."""
+    return parse_config(
+        AgentConfig,
+        {
+            "link": {"url": broker.url, "reconnect_initial_s": 0.05},
+            "outbox": {"path": str(tmp_path / "outbox.sqlite")},
+            "health": {"metrics_port": 0},
+            "remote": {"state_dir": str(tmp_path / "s"), "models_dir": str(tmp_path / "m")},
+            **sources,
+        },
+    )
+
+
 def _video(path: Path, frames: int = 40, fps: float = 10.0) -> None:
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (320, 240))
     for i in range(frames):
@@ -39,13 +54,10 @@ def _video(path: Path, frames: int = 40, fps: float = 10.0) -> None:
 def test_camera_reports_flow_to_the_broker(tmp_path: Path, broker: MosquittoBroker) -> None:
     video = tmp_path / "street.avi"
     _video(video)
-    config = parse_config(
-        AgentConfig,
+    config = _config(
+        tmp_path,
+        broker,
         {
-            "link": {"url": broker.url, "reconnect_initial_s": 0.05},
-            "outbox": {"path": str(tmp_path / "outbox.sqlite")},
-            "health": {"metrics_port": 0},
-            "remote": {"state_dir": str(tmp_path / "s"), "models_dir": str(tmp_path / "m")},
             "cameras": [
                 {
                     "name": "street",
@@ -83,13 +95,10 @@ def test_camera_reports_flow_to_the_broker(tmp_path: Path, broker: MosquittoBrok
 def test_sensor_reports_flow_to_the_broker(tmp_path: Path, broker: MosquittoBroker) -> None:
     csv = tmp_path / "weather.csv"
     csv.write_text("time,temp,rh\n" + "".join(f"{i},{20 + i / 10},{50 + i}\n" for i in range(30)))
-    config = parse_config(
-        AgentConfig,
+    config = _config(
+        tmp_path,
+        broker,
         {
-            "link": {"url": broker.url, "reconnect_initial_s": 0.05},
-            "outbox": {"path": str(tmp_path / "outbox.sqlite")},
-            "health": {"metrics_port": 0},
-            "remote": {"state_dir": str(tmp_path / "s"), "models_dir": str(tmp_path / "m")},
             "settings": {"report_interval_s": 1.0},
             "sensors": [
                 {"name": "wx", "type": "replay", "path": str(csv), "speed": 30.0},
