@@ -10,6 +10,7 @@ import pytest
 from edge_agent.analytics.intervals import IntervalAggregator
 from edge_agent.sources import BackoffConfig, CameraConfig, Frame, Offline, open_camera
 from tests.edge_agent.sources.mjpeg_server import MjpegCamera
+from tests.edge_agent.sources.outages import offline_total, summarise
 from tests.services.ports import free_port
 
 
@@ -62,20 +63,15 @@ def test_http_camera_drop_outage_and_return() -> None:
     # first frame of the second.
     first_gap = next(i for i, e in enumerate(events) if isinstance(e, Offline))
     back = next(i for i, e in enumerate(events) if i > first_gap and isinstance(e, Frame))
-    outage = sum(e.end - e.start for e in events[first_gap:back] if isinstance(e, Offline))
+    outage = offline_total(events[first_gap:back])
     assert outage >= down_s * 0.75
 
     # The outage appears as offline seconds in the interval report, never as zero traffic.
     assert isinstance(events[0], Frame)
     agg = IntervalAggregator("cam", 0.2, events[0].timestamp, lines=["door"], classes=["person"])
-    summaries = []
-    for event in events:
-        if isinstance(event, Offline):
-            summaries += agg.offline(event.start, event.end)
-        else:
-            summaries += agg.frame(event.timestamp, processed=True)
-    summaries += agg.advance(events[-1].end + 0.2 if isinstance(events[-1], Offline) else 0.0)
-    all_gaps = sum(e.end - e.start for e in events if isinstance(e, Offline))
+    until = events[-1].end + 0.2 if isinstance(events[-1], Offline) else 0.0
+    summaries = summarise(agg, events, until)
+    all_gaps = offline_total(events)
     assert sum(s.offline_seconds for s in summaries) == pytest.approx(all_gaps, abs=1e-3)
     dark = [s for s in summaries if s.frames == 0 and s.uptime_seconds == 0.0]
     assert dark

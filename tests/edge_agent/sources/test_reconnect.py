@@ -22,6 +22,7 @@ from edge_agent.sources import (
     open_camera,
 )
 from tests.edge_agent.sources.fakes import FakeClock, ScriptedCapture, ScriptedFactory, picture
+from tests.edge_agent.sources.outages import offline_total, summarise
 from tests.services.ports import free_port
 
 FAST = BackoffConfig(initial_s=0.5, factor=2.0, max_s=4.0, jitter=0.0)
@@ -37,10 +38,6 @@ def write_video(path: Path, frames: int, fps: float = 10.0) -> None:
     for i in range(frames):
         writer.write(picture(i))
     writer.release()
-
-
-def offline_total(events: list[object]) -> float:
-    return sum(e.end - e.start for e in events if isinstance(e, Offline))
 
 
 def test_capture_that_fails_then_recovers_reports_the_gap() -> None:
@@ -72,13 +69,7 @@ def test_capture_that_fails_then_recovers_reports_the_gap() -> None:
 
     # The aggregator turns the gap into offline seconds, not into zero traffic.
     agg = IntervalAggregator("cam", 2.0, 1000.0, lines=["door"], classes=["person"])
-    summaries = []
-    for event in events:
-        if isinstance(event, Offline):
-            summaries += agg.offline(event.start, event.end)
-        else:
-            summaries += agg.frame(event.timestamp, processed=True)
-    summaries += agg.advance(clock.now + 2.0)
+    summaries = summarise(agg, events, clock.now + 2.0)
     offline = sum(s.offline_seconds for s in summaries)
     assert offline == pytest.approx(sum(clock.sleeps))
     first = summaries[0]
