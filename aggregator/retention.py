@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aggregator.config import RetentionConfig
@@ -28,37 +29,34 @@ class PurgeResult:
     dead_letters_deleted: int = 0
 
 
+def purge_in_chunks(purge: Callable[[float, int], int], before: float, chunk: int) -> int:
+    """Call ``purge(before, chunk)`` until a call removes less than a full chunk; the rows
+    removed in all, or -1 as soon as the store says it cannot count them."""
+    total = 0
+    while True:
+        n = purge(before, chunk)
+        if n < 0:
+            return -1
+        total += n
+        if n < chunk:
+            return total
+
+
 def purge_once(
     ledger: SqlLedger, series: SeriesStore, config: RetentionConfig, now: float | None = None
 ) -> PurgeResult:
     """One full purge pass; returns the rows removed (-1 where the store cannot tell)."""
     now = time.time() if now is None else now
-    series_deleted = health_deleted = 0
+    series_deleted = health_deleted = dead_deleted = 0
     if config.series_days is not None:
         before = now - config.series_days * DAY_S
-        while True:
-            n = series.purge(before, config.chunk)
-            if n < 0:
-                series_deleted = -1
-                break
-            series_deleted += n
-            if n < config.chunk:
-                break
+        series_deleted = purge_in_chunks(series.purge, before, config.chunk)
     if config.health_days is not None:
         before = now - config.health_days * DAY_S
-        while True:
-            n = ledger.purge_health(before, config.chunk)
-            health_deleted += n
-            if n < config.chunk:
-                break
-    dead_deleted = 0
+        health_deleted = purge_in_chunks(ledger.purge_health, before, config.chunk)
     if config.dead_letter_days is not None:
         before = now - config.dead_letter_days * DAY_S
-        while True:
-            n = ledger.purge_dead_letters(before, config.chunk)
-            dead_deleted += n
-            if n < config.chunk:
-                break
+        dead_deleted = purge_in_chunks(ledger.purge_dead_letters, before, config.chunk)
     return PurgeResult(series_deleted, health_deleted, dead_deleted)
 
 
