@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from web3 import Web3
 
     from fieldproof.chain.deploy import Deployment
+    from fieldproof.merkle import StandardMerkleTree
     from fieldproof.verify import ReportProof
 
 OK_MARK = "\u2714"
@@ -285,56 +287,63 @@ def _score(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _claim(args: argparse.Namespace) -> int:
+@dataclass(frozen=True, slots=True)
+class _OwnerLeaf:
+    """An owner's leaf in the reward tree a bundle records."""
+
+    epoch: int
+    tree: StandardMerkleTree
+    owner: str
+    index: int
+    cumulative: int
+
+
+def _owner_leaf(bundle_path: Path, owner_address: str) -> _OwnerLeaf:
     from aggregator.anchoring.bundle import read_bundle
     from aggregator.rewards.epoch import checksum, load_tree
 
-    _, bundle, dump = read_bundle(args.bundle)
+    _, bundle, dump = read_bundle(bundle_path)
     tree = None if dump is None else load_tree(dump)
     if tree is None:
-        raise FieldproofValueError(f"bundle {args.bundle}: it records no reward tree")
-    owner = checksum(args.owner)
+        raise FieldproofValueError(f"bundle {bundle_path}: it records no reward tree")
+    owner = checksum(owner_address)
     for index, (address, cumulative) in tree.entries():
         if address == owner:
-            out: dict[str, Any] = {
-                "epoch": bundle.epoch,
-                "root": tree.root,
-                "owner": owner,
-                "cumulative": str(cumulative),
-                "proof": tree.get_proof(index),
-            }
-            print(json.dumps(out, indent=2))
-            return 0
+            return _OwnerLeaf(bundle.epoch, tree, owner, index, cumulative)
     raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
 
 
+def _claim(args: argparse.Namespace) -> int:
+    leaf = _owner_leaf(args.bundle, args.owner)
+    out: dict[str, Any] = {
+        "epoch": leaf.epoch,
+        "root": leaf.tree.root,
+        "owner": leaf.owner,
+        "cumulative": str(leaf.cumulative),
+        "proof": leaf.tree.get_proof(leaf.index),
+    }
+    print(json.dumps(out, indent=2))
+    return 0
+
+
 def _submit_claim(args: argparse.Namespace) -> int:
-    from aggregator.anchoring.bundle import read_bundle
-    from aggregator.rewards.epoch import checksum, load_tree
     from fieldproof.chain.deploy import Deployment
     from fieldproof.chain.keysource import load_account
     from fieldproof.chain.sender import Sender
 
-    _, bundle, dump = read_bundle(args.bundle)
-    tree = None if dump is None else load_tree(dump)
-    if tree is None:
-        raise FieldproofValueError(f"bundle {args.bundle}: it records no reward tree")
-    owner = checksum(args.owner)
-    found = [(i, amount) for i, (address, amount) in tree.entries() if address == owner]
-    if not found:
-        raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
-    index, cumulative = found[0]
+    leaf = _owner_leaf(args.bundle, args.owner)
+    tree, owner, cumulative, epoch = leaf.tree, leaf.owner, leaf.cumulative, leaf.epoch
     deployment = Deployment.load(args.deployment)
     w3 = _connect(args.rpc, deployment)
     distributor = deployment.distributor(w3, Sender(w3, load_account(args.key)))
     current = distributor.merkle_root()
     if current != tree.root_bytes:
         raise FieldproofValueError(
-            f"bundle {args.bundle} holds the reward root of epoch {bundle.epoch}, which is "
+            f"bundle {args.bundle} holds the reward root of epoch {epoch}, which is "
             f"not the current one (epoch {distributor.current_epoch()}): use the latest bundle"
         )
     before = distributor.claimed(owner)
-    outcome = distributor.claim(owner, cumulative, tree.get_proof(index))
+    outcome = distributor.claim(owner, cumulative, tree.get_proof(leaf.index))
     paid = distributor.claimed(owner) - before
     if outcome.skipped:
         print(f"{owner}: nothing to claim (already paid up to {before})")
