@@ -28,6 +28,8 @@ _JSON_LABELS = {
     "n": N, "u": U, "v": V, "vs": VS, "vb": VB, "s": S, "t": T, "ut": UT, "vd": VD,
 }  # fmt: skip
 _LABEL_NAMES = {label: name for name, label in _JSON_LABELS.items()}
+_LABELS = frozenset(_LABEL_NAMES)
+_BASE_LABELS = frozenset({BVER, BN, BT, BU, BV, BS})
 _NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9:./_-]*")
 MAX_NAME_LENGTH = 128
 SENML_VERSION = 10
@@ -61,9 +63,11 @@ class Record:
 
     @property
     def value_fields(self) -> int:
-        return sum(
-            field is not None
-            for field in (self.value, self.string_value, self.bool_value, self.data_value)
+        return (
+            (self.value is not None)
+            + (self.string_value is not None)
+            + (self.bool_value is not None)
+            + (self.data_value is not None)
         )
 
 
@@ -78,32 +82,39 @@ def to_wire_precision(value: float) -> float:
 
 def validate_record(record: Record, where: str) -> None:
     """Checks RFC 8428 places on a resolved record; raises :class:`MalformedError`."""
-    if len(record.name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(record.name):
+    name = record.name
+    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
         raise MalformedError(
-            f"{where}.name", f"{record.name!r} is not a valid SenML name (RFC 8428 §4.5.1)"
+            f"{where}.name", f"{name!r} is not a valid SenML name (RFC 8428 §4.5.1)"
         )
-    if record.value_fields > 1:
+    fields = record.value_fields
+    if fields > 1:
         raise MalformedError(where, "more than one value field (v, vs, vb, vd)")
-    if record.value_fields == 0 and record.sum is None:
+    if fields == 0 and record.sum is None:
         raise MalformedError(where, "no value and no sum")
-    for field_name in ("value", "time", "sum", "update_time"):
-        number = getattr(record, field_name)
+    for field_name, number in (
+        ("value", record.value),
+        ("time", record.time),
+        ("sum", record.sum),
+        ("update_time", record.update_time),
+    ):
         if number is not None and not math.isfinite(number):
             raise MalformedError(f"{where}.{field_name}", f"{number!r} is not a finite number")
 
 
-def _number(raw: Any, field: str) -> float:
+def _number(raw: Any, at: str, label: str) -> float:
+    # Field names are formatted only on error: this runs for every reading received.
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise MalformedError(field, f"expected a number, got {type(raw).__name__}")
+        raise MalformedError(f"{at}.{label}", f"expected a number, got {type(raw).__name__}")
     value = float(raw)
     if not math.isfinite(value):
-        raise MalformedError(field, f"{raw!r} is not a finite number")
+        raise MalformedError(f"{at}.{label}", f"{raw!r} is not a finite number")
     return value
 
 
-def _text(raw: Any, field: str) -> str:
+def _text(raw: Any, at: str, label: str) -> str:
     if not isinstance(raw, str):
-        raise MalformedError(field, f"expected text, got {type(raw).__name__}")
+        raise MalformedError(f"{at}.{label}", f"expected text, got {type(raw).__name__}")
     return raw
 
 
@@ -126,47 +137,52 @@ def resolve_pack(pack: Sequence[Mapping[Any, Any]], where: str = "senml") -> tup
         at = f"{where}[{index}]"
         if not isinstance(entry, Mapping):
             raise MalformedError(at, f"expected a map, got {type(entry).__name__}")
-        unknown = [key for key in entry if key not in _LABEL_NAMES]
-        if unknown:
+        if not _LABELS.issuperset(entry):
+            unknown = [key for key in entry if key not in _LABEL_NAMES]
             raise MalformedError(at, f"unknown label(s) {unknown!r}")
-        if BVER in entry:
-            version = entry[BVER]
-            if isinstance(version, bool) or not isinstance(version, int) or version > SENML_VERSION:
-                raise MalformedError(f"{at}.bver", f"unsupported SenML version {version!r}")
-        if BN in entry:
-            base_name = _text(entry[BN], f"{at}.bn")
-        if BT in entry:
-            base_time = _number(entry[BT], f"{at}.bt")
-        if BU in entry:
-            base_unit = _text(entry[BU], f"{at}.bu")
-        if BV in entry:
-            base_value = _number(entry[BV], f"{at}.bv")
-        if BS in entry:
-            base_sum = _number(entry[BS], f"{at}.bs")
-        value = _number(entry[V], f"{at}.v") if V in entry else None
+        if not _BASE_LABELS.isdisjoint(entry):
+            if BVER in entry:
+                version = entry[BVER]
+                if isinstance(version, bool) or not isinstance(version, int):
+                    raise MalformedError(f"{at}.bver", f"unsupported SenML version {version!r}")
+                if version > SENML_VERSION:
+                    raise MalformedError(f"{at}.bver", f"unsupported SenML version {version!r}")
+            if BN in entry:
+                base_name = _text(entry[BN], at, "bn")
+            if BT in entry:
+                base_time = _number(entry[BT], at, "bt")
+            if BU in entry:
+                base_unit = _text(entry[BU], at, "bu")
+            if BV in entry:
+                base_value = _number(entry[BV], at, "bv")
+            if BS in entry:
+                base_sum = _number(entry[BS], at, "bs")
+        value = _number(entry[V], at, "v") if V in entry else None
         if value is not None and base_value is not None:
             value += base_value
-        sum_ = _number(entry[S], f"{at}.s") if S in entry else None
+        sum_ = _number(entry[S], at, "s") if S in entry else None
         if sum_ is not None and base_sum is not None:
             sum_ += base_sum
         bool_value = entry.get(VB)
-        if bool_value is not None and not isinstance(bool_value, bool):
+        if VB in entry and not isinstance(bool_value, bool):
             raise MalformedError(f"{at}.vb", f"expected a boolean, got {type(bool_value).__name__}")
         data_value = entry.get(VD)
-        if data_value is not None and not isinstance(data_value, bytes):
+        if VD in entry and not isinstance(data_value, bytes):
             raise MalformedError(f"{at}.vd", f"expected bytes, got {type(data_value).__name__}")
+        name = _text(entry[N], at, "n") if N in entry else None
+        unit = _text(entry[U], at, "u") if U in entry else None
         records.append(
             _record(
                 at,
-                name=base_name + (_text(entry[N], f"{at}.n") if N in entry else ""),
-                unit=_text(entry[U], f"{at}.u") if U in entry else base_unit,
+                name=base_name if name is None else base_name + name,
+                unit=base_unit if unit is None else unit,
                 value=value,
-                string_value=_text(entry[VS], f"{at}.vs") if VS in entry else None,
+                string_value=_text(entry[VS], at, "vs") if VS in entry else None,
                 bool_value=bool_value,
                 data_value=data_value,
-                time=_add(base_time, _number(entry[T], f"{at}.t") if T in entry else None),
+                time=_add(base_time, _number(entry[T], at, "t") if T in entry else None),
                 sum=sum_,
-                update_time=_number(entry[UT], f"{at}.ut") if UT in entry else None,
+                update_time=_number(entry[UT], at, "ut") if UT in entry else None,
             )
         )
     return tuple(records)
