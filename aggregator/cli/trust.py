@@ -76,13 +76,29 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     claim.add_argument("bundle", type=Path, help="epoch bundle (<cid>.json)")
     claim.add_argument("--owner", required=True, help="owner address")
     claim.set_defaults(handler=_claim)
+    show = rewards.add_parser(
+        "show",
+        help="An owner's rewards per epoch, cumulative, claimed and claimable (from the API).",
+        description="Ask an aggregator's API for --owner's rewards: the amount of each epoch, "
+        "the cumulative total, what the chain says was claimed, and what is claimable.",
+    )
+    show.add_argument("--owner", required=True, help="owner address")
+    show.add_argument("--api", required=True, help="aggregator API base URL (http(s)://…)")
+    show.add_argument("--api-key-env", default=API_KEY_ENV, help="env var holding the API key")
+    show.add_argument("--json", action="store_true", help="print the API's JSON answer")
+    show.set_defaults(handler=_show_rewards)
     submit = rewards.add_parser(
         "claim",
-        help="Claim an owner's rewards on-chain with the proof from the latest epoch bundle.",
+        help="Claim an owner's rewards on-chain (proof from the API or the latest bundle).",
         description="Send RewardDistributor.claim for --owner (anyone may send it; the tokens "
-        "go to the owner). The bundle must be the one whose reward root is current on-chain.",
+        "go to the owner) with the claim proof from --api or from the epoch bundle whose "
+        "reward root is current on-chain. Safe to re-run: nothing is paid twice.",
     )
-    submit.add_argument("bundle", type=Path, help="latest epoch bundle (<cid>.json)")
+    submit.add_argument(
+        "bundle", type=Path, nargs="?", help="latest epoch bundle (<cid>.json), without --api"
+    )
+    submit.add_argument("--api", help="aggregator API base URL, instead of a bundle")
+    submit.add_argument("--api-key-env", default=API_KEY_ENV, help="env var holding the API key")
     submit.add_argument("--owner", required=True, help="owner address")
     submit.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
     submit.add_argument("--deployment", required=True, type=Path, help="deployment.json")
@@ -326,29 +342,71 @@ def _claim(args: argparse.Namespace) -> int:
     return 0
 
 
+def _claim_from_api(base: str, owner: str, key_env: str) -> tuple[str, int, list[str], bytes, int]:
+    """(owner, cumulative, proof, root, epoch) of the API's claim for ``owner``."""
+    answer = _fetch_json(f"{base.rstrip('/')}/v1/rewards/{owner}", key_env)
+    claim = answer.get("claim") if isinstance(answer, dict) else None
+    if not isinstance(claim, dict):
+        raise FieldproofValueError(f"{base}: no reward claim for {owner} yet")
+    try:
+        return (
+            str(answer["owner"]),
+            int(claim["cumulative"]),
+            [str(node) for node in claim["proof"]],
+            bytes.fromhex(str(claim["root"]).removeprefix("0x")),
+            int(claim["epoch"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise FieldproofValueError(f"{base}: malformed claim in the reward answer ({exc})") from exc
+
+
 def _submit_claim(args: argparse.Namespace) -> int:
     from fieldproof.chain.deploy import Deployment
     from fieldproof.chain.keysource import load_account
     from fieldproof.chain.sender import Sender
 
-    leaf = _owner_leaf(args.bundle, args.owner)
-    tree, owner, cumulative, epoch = leaf.tree, leaf.owner, leaf.cumulative, leaf.epoch
+    if (args.bundle is None) == (args.api is None):
+        raise FieldproofValueError("rewards claim: give either a bundle or --api")
+    if args.api is not None:
+        owner, cumulative, proof, root, epoch = _claim_from_api(
+            args.api, args.owner, args.api_key_env
+        )
+        source = f"the API's claim (epoch {epoch})"
+    else:
+        leaf = _owner_leaf(args.bundle, args.owner)
+        owner, cumulative, epoch = leaf.owner, leaf.cumulative, leaf.epoch
+        proof, root = leaf.tree.get_proof(leaf.index), leaf.tree.root_bytes
+        source = f"bundle {args.bundle} (epoch {epoch})"
     deployment = Deployment.load(args.deployment)
     w3 = _connect(args.rpc, deployment)
     distributor = deployment.distributor(w3, Sender(w3, load_account(args.key)))
     current = distributor.merkle_root()
-    if current != tree.root_bytes:
+    if current != root:
         raise FieldproofValueError(
-            f"bundle {args.bundle} holds the reward root of epoch {epoch}, which is "
-            f"not the current one (epoch {distributor.current_epoch()}): use the latest bundle"
+            f"{source} holds a reward root that is not the current one "
+            f"(epoch {distributor.current_epoch()}): fetch the latest claim"
         )
     before = distributor.claimed(owner)
-    outcome = distributor.claim(owner, cumulative, tree.get_proof(leaf.index))
+    outcome = distributor.claim(owner, cumulative, proof)
     paid = distributor.claimed(owner) - before
     if outcome.skipped:
         print(f"{owner}: nothing to claim (already paid up to {before})")
     else:
         print(f"{owner}: paid {paid} (cumulative {cumulative}) in {outcome.tx_hash}")
+    return 0
+
+
+def _show_rewards(args: argparse.Namespace) -> int:
+    answer = _fetch_json(f"{args.api.rstrip('/')}/v1/rewards/{args.owner}", args.api_key_env)
+    if args.json:
+        print(json.dumps(answer, indent=2))
+        return 0
+    print(f"owner      {answer['owner']}")
+    for line in answer["epochs"]["items"]:
+        print(f"  epoch {line['epoch']:>6}  +{line['amount']:>28}  = {line['cumulative']}")
+    print(f"cumulative {answer['cumulative']}")
+    print(f"claimed    {answer['claimed'] if answer['claimed'] is not None else 'unknown'}")
+    print(f"claimable  {answer['claimable'] if answer['claimable'] is not None else 'unknown'}")
     return 0
 
 

@@ -104,6 +104,25 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
         missing = ["verify", "--device", device, "--seq", "7", "--api", api.url]
         assert main([*missing, "--rpc", env.url, "--deployment", str(deployment)]) == 1
         assert "HTTP 404" in capsys.readouterr().err
+
+        # An owner sees and claims its rewards through the API, with no bundle at hand.
+        owner_a = env.address(OWNER_A)
+        assert main(["rewards", "show", "--owner", owner_a, "--api", api.url, "--json"]) == 0
+        shown = json.loads(capsys.readouterr().out)
+        owed = int(shown["cumulative"])
+        assert owed > 0
+        assert shown["claimable"] == str(owed)
+        monkeypatch.setenv("FP_TEST_OWNER_A_KEY", env.accounts[OWNER_A].key.hex())
+        by_api_claim = ["rewards", "claim", "--api", api.url, "--owner", owner_a]
+        by_api_claim += ["--rpc", env.url, "--deployment", str(deployment)]
+        by_api_claim += ["--key", "env:FP_TEST_OWNER_A_KEY"]
+        assert main(by_api_claim) == 0
+        assert f"paid {owed}" in capsys.readouterr().out
+        assert main(by_api_claim) == 0
+        assert "nothing to claim" in capsys.readouterr().out
+        assert env.token.balance_of(owner_a) == owed
+        assert main(["rewards", "show", "--owner", owner_a, "--api", api.url]) == 0
+        assert "claimable  0" in capsys.readouterr().out
     finally:
         api.stop()
         sources.ledger.close()
