@@ -8,12 +8,15 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aggregator.api.cache import TtlCache
+from aggregator.api.queries import device_reports
 from aggregator.api.sources import ApiSources, DeviceMeta
 from aggregator.ledger.models import DeviceStatus
 from aggregator.series.points import TRAFFIC_MEASUREMENT, series_key
 from fieldproof.wire import Record, WireError, decode_report
 
 # Health document keys the dashboard shows, in the order it shows them.
+# Enough recent reports per device to meet each kind it sends (cameras, sensors).
+CATALOGUE_DEPTH = 16
 HEALTH_KEYS = ("fps", "gpu", "gpu_percent", "cpu_percent", "outbox", "outbox_depth", "temp_c")
 
 
@@ -122,15 +125,26 @@ class DeviceDirectory:
         return summary, list(report.records)
 
     def catalogue(self) -> list[str]:
-        """Record names with numeric values in every device's newest report (cached:
-        it decodes one report per device)."""
+        """Record names with numeric values in each device's recent reports (cached).
+
+        A device sends several kinds of report (one per camera, one for its sensors), so
+        its newest report alone does not name everything it measures.
+        """
         return self._catalogue.get("names", self._read_catalogue)
 
     def _read_catalogue(self) -> list[str]:
         names: set[str] = set()
-        for device_id in self.sources.ledger.device_heads():
-            _, records = self.latest_records(device_id)
-            names.update(r.name for r in records if r.value is not None or r.sum is not None)
+        ledger = self.sources.ledger
+        for device_id in ledger.device_heads():
+            for head in device_reports(ledger, device_id, before_seq=None, limit=CATALOGUE_DEPTH):
+                stored = ledger.report(device_id, head.seq)
+                if stored is None:
+                    continue
+                try:
+                    records = decode_report(stored.raw).report.records
+                except WireError:  # stored reports were verified at ingest; defensive
+                    continue
+                names.update(r.name for r in records if r.value is not None or r.sum is not None)
         return sorted(names)
 
 

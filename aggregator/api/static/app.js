@@ -158,14 +158,17 @@ function renderHealth() {
   body.replaceChildren();
   for (const d of state.devices) {
     const h = d.health || {};
-    const gpu = h.gpu ?? h.gpu_percent;
+    // Agents report fps per camera; the device's figure is their sum.
+    const cameras = Array.isArray(h.cameras) ? h.cameras.filter((c) => c.fps != null) : [];
+    const fps = h.fps ?? (cameras.length ? cameras.reduce((sum, c) => sum + Number(c.fps), 0) : null);
+    const gpu = h.gpu ?? h.gpu_percent ?? h.gpu_load_percent;
     const outbox = h.outbox_depth ?? h.outbox;
     const badge = d.online ? ["ok", "online"] : d.state === "online" ? ["warn", "stale"] : ["off", d.state];
     const row = el("tr", { "data-device": d.device, class: d.device === state.selected ? "selected" : "" });
     const name = el("td"); name.append(el("div", {}, deviceLabel(d)), el("div", { class: "muted mono" }, short(d.device)));
     const stateCell = el("td"); stateCell.append(el("span", { class: `badge ${badge[0]}` }, badge[1]));
     row.append(name, stateCell,
-      el("td", { class: "num" }, h.fps != null ? Number(h.fps).toFixed(1) : "—"),
+      el("td", { class: "num" }, fps != null ? Number(fps).toFixed(1) : "—"),
       el("td", { class: "num" }, gpu != null ? String(gpu) : "—"),
       el("td", { class: "num" }, outbox != null ? String(outbox) : "—"),
       el("td", { class: "num" }, d.last_seq != null ? String(d.last_seq) : "—"),
@@ -188,9 +191,14 @@ function drawChart(box, series, { unit = "", integer = false } = {}) {
   let [t0, t1] = [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))];
   let [v0, v1] = [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))];
   if (t0 === t1) { t0 -= 60; t1 += 60; }
-  if (integer) v0 = Math.min(0, v0);
-  const margin = (v1 - v0) * 0.1 || 1;
-  v0 -= v0 === 0 ? 0 : margin; v1 += margin;
+  if (integer) {
+    // Counts: from zero up to a multiple of 4 whole steps, so every grid line is a count.
+    v0 = Math.min(0, v0);
+    v1 = v0 + 4 * Math.max(1, Math.ceil((v1 * 1.1 - v0) / 4));
+  } else {
+    const margin = (v1 - v0) * 0.1 || 1;
+    v0 -= v0 === 0 ? 0 : margin; v1 += margin;
+  }
   const x = (t) => left + (t - t0) / (t1 - t0) * (width - left - right);
   const y = (v) => top + (v1 - v) / (v1 - v0) * (height - top - bottom);
   for (let i = 0; i <= 4; i++) {
@@ -232,7 +240,7 @@ function legend(box, series) {
 }
 
 function bucketFor(range) {
-  return range <= 3600 ? "1m" : range <= 21600 ? "5m" : range <= 86400 ? "15m" : "1h";
+  return range <= 900 ? "15s" : range <= 3600 ? "1m" : range <= 21600 ? "5m" : range <= 86400 ? "15m" : "1h";
 }
 
 async function renderEnvironment() {
@@ -265,9 +273,14 @@ async function renderTraffic() {
     const series = (sums[key] = sums[key] || {});
     series[r.time] = (series[r.time] || 0) + r.value;
   }
-  const series = Object.keys(sums).sort().map((label, i) => ({
-    label, color: colourOf(i + 3), points: Object.entries(sums[label]).map(([t, v]) => [Number(t), v]),
-  }));
+  // Lines and classes that saw nothing in the window would only crowd the legend; when
+  // nothing at all was counted, the zeros are shown (a camera that saw no one is data).
+  const seen = (label) => Object.values(sums[label]).some((v) => v > 0);
+  const labels = Object.keys(sums).sort();
+  const series = (labels.some(seen) ? labels.filter(seen) : labels)
+    .map((label, i) => ({
+      label, color: colourOf(i + 3), points: Object.entries(sums[label]).map(([t, v]) => [Number(t), v]),
+    }));
   drawChart($("traffic-chart"), series, { integer: true });
   legend($("traffic-legend"), series);
 }
