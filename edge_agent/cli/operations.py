@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fieldproof.cli import group_parser
+from fieldproof.cli.chain import register_pairing_command
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -73,7 +74,7 @@ def register(subparsers: Subparsers) -> None:
         "--key", required=True, help="key source of the sender: keystore:PATH or env:VARNAME"
     )
     register_.add_argument("--metadata-uri", default="", help="device metadata URI")
-    register_.set_defaults(handler=_device_register)
+    register_.set_defaults(handler=register_pairing_command)
 
     fleet = group_parser(subparsers, "fleet", "Provision and configure many devices.")
     provision = fleet.add_parser(
@@ -152,20 +153,6 @@ def _device_pairing(args: argparse.Namespace) -> int:
 
     key = load_key(args.dir / KEY_NAME)
     sys.stdout.write(sign_pairing(key, args.registry, args.chain_id, args.owner, args.nonce))
-    return 0
-
-
-def _device_register(args: argparse.Namespace) -> int:
-    from fieldproof.chain.pairing import register_pairing_file
-
-    enrolment = register_pairing_file(
-        args.pairing,
-        args.deployment,
-        rpc=args.rpc,
-        key_source=args.key,
-        metadata_uri=args.metadata_uri,
-    )
-    print(json.dumps(enrolment.to_json()))
     return 0
 
 

@@ -71,9 +71,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     register_.add_argument("--rpc", required=True, help="chain URL")
     register_.add_argument("--key", required=True, help=KEY_SOURCE_HELP + " (pays the gas)")
     register_.add_argument("--deployment", required=True, type=Path, help="deployment.json")
-    register_.add_argument("--pop", required=True, type=Path, help="proof of possession file")
+    register_.add_argument(
+        "--pop", dest="pairing", required=True, type=Path, help="proof of possession file"
+    )
     register_.add_argument("--metadata-uri", default="", help="device metadata URI")
-    register_.set_defaults(handler=_register)
+    register_.set_defaults(handler=register_pairing_command)
 
     device = commands.add_parser("device", help="Show a device's on-chain registration.")
     device.add_argument("device_id", help="0x-prefixed 32-byte device id")
@@ -136,11 +138,12 @@ def _pop(args: argparse.Namespace) -> int:
     return 0
 
 
-def _register(args: argparse.Namespace) -> int:
+def register_pairing_command(args: argparse.Namespace) -> int:
+    """Submit the pairing file ``args.pairing`` (``chain register``, ``device register``)."""
     from fieldproof.chain.pairing import register_pairing_file
 
     enrolment = register_pairing_file(
-        args.pop,
+        args.pairing,
         args.deployment,
         rpc=args.rpc,
         key_source=args.key,
