@@ -32,6 +32,9 @@ from eth_hash.auto import keccak
 
 from fieldproof.errors import IdentityError, KeyPassphraseError
 
+# ECDSA over SHA-256, made once: the object is immutable and built per call otherwise.
+_ES256 = ec.ECDSA(hashes.SHA256())
+
 DeviceId = NewType("DeviceId", bytes)
 """32-byte device id: keccak256 of the compressed SEC1 public key."""
 
@@ -151,7 +154,7 @@ class PublicKeyVerifier:
         if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
             return False
         try:
-            self._key.verify(encode_dss_signature(r, s), message, ec.ECDSA(hashes.SHA256()))
+            self._key.verify(encode_dss_signature(r, s), message, _ES256)
         except InvalidSignature:
             return False
         return True
@@ -196,7 +199,7 @@ class DeviceKey:
         return did_key_from_public_key(self.public_key)
 
     def sign(self, message: bytes) -> bytes:
-        return _raw_low_s(self.private_key.sign(message, ec.ECDSA(hashes.SHA256())))
+        return _raw_low_s(self.private_key.sign(message, _ES256))
 
     def sign_digest(self, digest: bytes) -> bytes:
         """Sign a precomputed SHA-256 digest (what an on-chain P256 verifier checks)."""

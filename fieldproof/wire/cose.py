@@ -18,6 +18,12 @@ HEADER_KID = 4
 ALG_ES256 = -7
 SIGNATURE_SIZE = 64
 PROTECTED_ES256 = cbor.encode({HEADER_ALG: ALG_ES256})
+_TEXT_SIGNATURE1 = cbor.encode("Signature1")
+_EMPTY_BSTR = cbor.encode(b"")
+# The deterministic encoding of everything up to the kid's length: tag 18, array(4),
+# the protected header as a byte string, the unprotected map {4: ...}.
+_ENVELOPE_PREFIX = b"\xd2\x84" + cbor.encode(PROTECTED_ES256) + b"\xa1\x04"
+_SIGNATURE_HEADER = b"\x58\x40"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,8 +41,75 @@ class Sign1:
 
 
 def sig_structure(protected: bytes, payload: bytes) -> bytes:
-    """The Sig_structure for "Signature1" with empty external AAD."""
-    return cbor.encode(["Signature1", protected, b"", payload])
+    """The Sig_structure for "Signature1" with empty external AAD.
+
+    Concatenated rather than encoded: it is built for every report received.
+    """
+    return b"".join(
+        (b"\x84", _TEXT_SIGNATURE1, bstr_header(len(protected)), protected, _EMPTY_BSTR,
+         bstr_header(len(payload)), payload)
+    )  # fmt: skip
+
+
+def bstr_header(length: int) -> bytes:
+    """The deterministic CBOR head of a byte string of ``length`` bytes (major type 2)."""
+    if length < 24:
+        return bytes((0x40 | length,))
+    if length < 0x100:
+        return bytes((0x58, length))
+    if length < 0x10000:
+        return b"\x59" + length.to_bytes(2, "big")
+    if length < 0x1_0000_0000:
+        return b"\x5a" + length.to_bytes(4, "big")
+    return b"\x5b" + length.to_bytes(8, "big")
+
+
+def _read_bstr(data: bytes, at: int) -> tuple[int, int] | None:
+    """(start, end) of the deterministically encoded byte string at ``at``, else None."""
+    if at >= len(data):
+        return None
+    head = data[at]
+    if 0x40 <= head < 0x58:
+        start, length = at + 1, head - 0x40
+    elif head == 0x58:
+        start, length = at + 2, data[at + 1] if at + 1 < len(data) else -1
+        if length < 24:
+            return None
+    elif head == 0x59:
+        start, length = at + 3, int.from_bytes(data[at + 1 : at + 3], "big")
+        if length < 0x100:
+            return None
+    else:  # longer heads cannot occur below the size cap
+        return None
+    end = start + length
+    return (start, end) if end <= len(data) else None
+
+
+def _parse_canonical_sign1(data: bytes) -> Sign1 | None:
+    """The common case without a CBOR round trip: the one deterministic encoding of a
+    COSE_Sign1 with {alg: ES256}, {kid} and a 64-byte signature. None for anything else,
+    which :func:`parse_sign1` then decodes in full to say what is wrong."""
+    prefix = len(_ENVELOPE_PREFIX)
+    if data[:prefix] != _ENVELOPE_PREFIX:
+        return None
+    kid_span = _read_bstr(data, prefix)
+    if kid_span is None:
+        return None
+    payload_span = _read_bstr(data, kid_span[1])
+    if payload_span is None:
+        return None
+    signature_at = payload_span[1] + len(_SIGNATURE_HEADER)
+    if (
+        data[payload_span[1] : signature_at] != _SIGNATURE_HEADER
+        or len(data) != signature_at + SIGNATURE_SIZE
+    ):
+        return None
+    return Sign1(
+        PROTECTED_ES256,
+        data[kid_span[0] : kid_span[1]],
+        data[payload_span[0] : payload_span[1]],
+        data[signature_at:],
+    )
 
 
 def sign1(payload: bytes, kid: bytes, signer: Signer) -> bytes:
@@ -49,6 +122,14 @@ def sign1(payload: bytes, kid: bytes, signer: Signer) -> bytes:
 
 def parse_sign1(data: bytes, *, max_size: int) -> Sign1:
     """Decode a tagged COSE_Sign1 with alg ES256; checks structure, not the signature."""
+    if len(data) <= max_size:
+        fast = _parse_canonical_sign1(data)
+        if fast is not None:
+            return fast
+    return _parse_sign1_in_full(data, max_size=max_size)
+
+
+def _parse_sign1_in_full(data: bytes, *, max_size: int) -> Sign1:
     item = cbor.decode(data, what="cose", max_size=max_size)
     if not isinstance(item, cbor2.CBORTag) or item.tag != COSE_SIGN1_TAG:
         raise MalformedError("cose", "expected a tagged COSE_Sign1 (tag 18)")

@@ -82,16 +82,8 @@ def to_wire_precision(value: float) -> float:
 
 def validate_record(record: Record, where: str) -> None:
     """Checks RFC 8428 places on a resolved record; raises :class:`MalformedError`."""
-    name = record.name
-    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
-        raise MalformedError(
-            f"{where}.name", f"{name!r} is not a valid SenML name (RFC 8428 §4.5.1)"
-        )
-    fields = record.value_fields
-    if fields > 1:
-        raise MalformedError(where, "more than one value field (v, vs, vb, vd)")
-    if fields == 0 and record.sum is None:
-        raise MalformedError(where, "no value and no sum")
+    _check_name(record.name, where)
+    _check_value_fields(record.value_fields, record.sum is not None, where)
     for field_name, number in (
         ("value", record.value),
         ("time", record.time),
@@ -102,30 +94,66 @@ def validate_record(record: Record, where: str) -> None:
             raise MalformedError(f"{where}.{field_name}", f"{number!r} is not a finite number")
 
 
-def _number(raw: Any, at: str, label: str) -> float:
+def _check_name(name: str, where: str) -> None:
+    if len(name) > MAX_NAME_LENGTH or not _NAME_PATTERN.fullmatch(name):
+        raise MalformedError(
+            f"{where}.name", f"{name!r} is not a valid SenML name (RFC 8428 §4.5.1)"
+        )
+
+
+def _check_value_fields(fields: int, has_sum: bool, where: str) -> None:
+    if fields > 1:
+        raise MalformedError(where, "more than one value field (v, vs, vb, vd)")
+    if fields == 0 and not has_sum:
+        raise MalformedError(where, "no value and no sum")
+
+
+def _number(raw: Any, where: str, index: int, label: str) -> float:
+    if type(raw) is float and math.isfinite(raw):  # the common case, first
+        return raw
     # Field names are formatted only on error: this runs for every reading received.
     if isinstance(raw, bool) or not isinstance(raw, int | float):
-        raise MalformedError(f"{at}.{label}", f"expected a number, got {type(raw).__name__}")
+        raise MalformedError(
+            f"{where}[{index}].{label}", f"expected a number, got {type(raw).__name__}"
+        )
     value = float(raw)
     if not math.isfinite(value):
-        raise MalformedError(f"{at}.{label}", f"{raw!r} is not a finite number")
+        raise MalformedError(f"{where}[{index}].{label}", f"{raw!r} is not a finite number")
     return value
 
 
-def _text(raw: Any, at: str, label: str) -> str:
-    if not isinstance(raw, str):
-        raise MalformedError(f"{at}.{label}", f"expected text, got {type(raw).__name__}")
+def _text(raw: Any, where: str, index: int, label: str) -> str:
+    if type(raw) is not str:
+        raise MalformedError(
+            f"{where}[{index}].{label}", f"expected text, got {type(raw).__name__}"
+        )
     return raw
 
 
-def _add(base: float | None, offset: float | None) -> float | None:
-    if base is None:
-        return offset
-    return base + (offset or 0.0)
+_MISSING: Any = object()
+_new_record = object.__new__
+# The slot descriptors' setters, which a frozen dataclass's __setattr__ does not guard.
+_SET_NAME = Record.__dict__["name"].__set__
+_SET_UNIT = Record.__dict__["unit"].__set__
+_SET_VALUE = Record.__dict__["value"].__set__
+_SET_STRING_VALUE = Record.__dict__["string_value"].__set__
+_SET_BOOL_VALUE = Record.__dict__["bool_value"].__set__
+_SET_DATA_VALUE = Record.__dict__["data_value"].__set__
+_SET_TIME = Record.__dict__["time"].__set__
+_SET_SUM = Record.__dict__["sum"].__set__
+_SET_UPDATE_TIME = Record.__dict__["update_time"].__set__
+# Valid names seen lately and the unit a record under each defaults to: names repeat
+# in every report of a device, so the name check and catalogue lookup run once per name.
+_KNOWN_NAMES: dict[str, str | None] = {}
+_KNOWN_NAMES_LIMIT = 4096
 
 
 def resolve_pack(pack: Sequence[Mapping[Any, Any]], where: str = "senml") -> tuple[Record, ...]:
-    """Resolve a pack whose maps use integer labels (the CBOR form) into records."""
+    """Resolve a pack whose maps use integer labels (the CBOR form) into records.
+
+    Runs for every report received, so it validates each field once, as it reads it,
+    and builds the records directly instead of through :class:`Record`'s checks.
+    """
     if not isinstance(pack, list | tuple):
         raise MalformedError(where, f"expected an array of records, got {type(pack).__name__}")
     base_name, base_unit = "", None
@@ -134,66 +162,121 @@ def resolve_pack(pack: Sequence[Mapping[Any, Any]], where: str = "senml") -> tup
     base_sum: float | None = None
     records = []
     for index, entry in enumerate(pack):
-        at = f"{where}[{index}]"
         if not isinstance(entry, Mapping):
-            raise MalformedError(at, f"expected a map, got {type(entry).__name__}")
+            raise MalformedError(f"{where}[{index}]", f"expected a map, got {type(entry).__name__}")
         if not _LABELS.issuperset(entry):
             unknown = [key for key in entry if key not in _LABEL_NAMES]
-            raise MalformedError(at, f"unknown label(s) {unknown!r}")
+            raise MalformedError(f"{where}[{index}]", f"unknown label(s) {unknown!r}")
         if not _BASE_LABELS.isdisjoint(entry):
             if BVER in entry:
                 version = entry[BVER]
-                if isinstance(version, bool) or not isinstance(version, int):
-                    raise MalformedError(f"{at}.bver", f"unsupported SenML version {version!r}")
-                if version > SENML_VERSION:
-                    raise MalformedError(f"{at}.bver", f"unsupported SenML version {version!r}")
+                if (
+                    isinstance(version, bool)
+                    or not isinstance(version, int)
+                    or version > SENML_VERSION
+                ):
+                    raise MalformedError(
+                        f"{where}[{index}].bver", f"unsupported SenML version {version!r}"
+                    )
             if BN in entry:
-                base_name = _text(entry[BN], at, "bn")
+                base_name = _text(entry[BN], where, index, "bn")
             if BT in entry:
-                base_time = _number(entry[BT], at, "bt")
+                base_time = _number(entry[BT], where, index, "bt")
             if BU in entry:
-                base_unit = _text(entry[BU], at, "bu")
+                base_unit = _text(entry[BU], where, index, "bu")
             if BV in entry:
-                base_value = _number(entry[BV], at, "bv")
+                base_value = _number(entry[BV], where, index, "bv")
             if BS in entry:
-                base_sum = _number(entry[BS], at, "bs")
-        value = _number(entry[V], at, "v") if V in entry else None
-        if value is not None and base_value is not None:
-            value += base_value
-        sum_ = _number(entry[S], at, "s") if S in entry else None
-        if sum_ is not None and base_sum is not None:
-            sum_ += base_sum
-        bool_value = entry.get(VB)
-        if VB in entry and not isinstance(bool_value, bool):
-            raise MalformedError(f"{at}.vb", f"expected a boolean, got {type(bool_value).__name__}")
-        data_value = entry.get(VD)
-        if VD in entry and not isinstance(data_value, bytes):
-            raise MalformedError(f"{at}.vd", f"expected bytes, got {type(data_value).__name__}")
-        name = _text(entry[N], at, "n") if N in entry else None
-        unit = _text(entry[U], at, "u") if U in entry else None
+                base_sum = _number(entry[BS], where, index, "bs")
         records.append(
-            _record(
-                at,
-                name=base_name if name is None else base_name + name,
-                unit=base_unit if unit is None else unit,
-                value=value,
-                string_value=_text(entry[VS], at, "vs") if VS in entry else None,
-                bool_value=bool_value,
-                data_value=data_value,
-                time=_add(base_time, _number(entry[T], at, "t") if T in entry else None),
-                sum=sum_,
-                update_time=_number(entry[UT], at, "ut") if UT in entry else None,
+            _resolve_entry(
+                entry, where, index, base_name=base_name, base_unit=base_unit,
+                base_time=base_time, base_value=base_value, base_sum=base_sum,
             )
-        )
+        )  # fmt: skip
     return tuple(records)
 
 
-def _record(where: str, **fields: Any) -> Record:
-    try:
-        return Record(**fields)
-    except MalformedError as exc:
-        # Re-anchor the error at the record's position in the pack.
-        raise MalformedError(exc.field.replace("record", where, 1), exc.problem) from exc
+def _resolve_entry(
+    entry: Mapping[Any, Any],
+    where: str,
+    index: int,
+    *,
+    base_name: str,
+    base_unit: str | None,
+    base_time: float | None,
+    base_value: float | None,
+    base_sum: float | None,
+) -> Record:
+    get = entry.get
+    raw = get(V, _MISSING)
+    value = None if raw is _MISSING else _number(raw, where, index, "v")
+    if value is not None and base_value is not None:
+        value += base_value
+    raw = get(S, _MISSING)
+    sum_ = None if raw is _MISSING else _number(raw, where, index, "s")
+    if sum_ is not None and base_sum is not None:
+        sum_ += base_sum
+    raw = get(T, _MISSING)
+    time = base_time if raw is _MISSING else _add(base_time, _number(raw, where, index, "t"))
+    raw = get(UT, _MISSING)
+    update_time = None if raw is _MISSING else _number(raw, where, index, "ut")
+    raw = get(VS, _MISSING)
+    string_value = None if raw is _MISSING else _text(raw, where, index, "vs")
+    bool_value = get(VB)
+    if VB in entry and type(bool_value) is not bool:
+        raise MalformedError(
+            f"{where}[{index}].vb", f"expected a boolean, got {type(bool_value).__name__}"
+        )
+    data_value = get(VD)
+    if VD in entry and not isinstance(data_value, bytes):
+        raise MalformedError(
+            f"{where}[{index}].vd", f"expected bytes, got {type(data_value).__name__}"
+        )
+    raw = get(N, _MISSING)
+    name = base_name if raw is _MISSING else base_name + _text(raw, where, index, "n")
+    raw = get(U, _MISSING)
+    unit = base_unit if raw is _MISSING else _text(raw, where, index, "u")
+    at = f"{where}[{index}]"
+    default_unit = _KNOWN_NAMES.get(name, _MISSING)
+    if default_unit is _MISSING:
+        _check_name(name, at)
+        metric = metric_for(name)
+        default_unit = None if metric is None else metric.unit
+        if len(_KNOWN_NAMES) >= _KNOWN_NAMES_LIMIT:
+            _KNOWN_NAMES.clear()
+        _KNOWN_NAMES[name] = default_unit
+    _check_value_fields(
+        (value is not None) + (string_value is not None) + (bool_value is not None)
+        + (data_value is not None),
+        sum_ is not None,
+        at,
+    )  # fmt: skip
+    # Base values added to offsets can overflow to infinity.
+    for field_name, number in (("value", value), ("time", time), ("sum", sum_)):
+        if number is not None and not math.isfinite(number):
+            raise MalformedError(f"{at}.{field_name}", f"{number!r} is not a finite number")
+    if value is not None:
+        value = to_wire_precision(value)
+    if unit is None:
+        unit = default_unit
+    # Every field is checked above exactly as Record.__post_init__ checks it; setting the
+    # slots directly skips checking them a second time.
+    record: Record = _new_record(Record)
+    _SET_NAME(record, name)
+    _SET_UNIT(record, unit)
+    _SET_VALUE(record, value)
+    _SET_STRING_VALUE(record, string_value)
+    _SET_BOOL_VALUE(record, bool_value)
+    _SET_DATA_VALUE(record, data_value)
+    _SET_TIME(record, time)
+    _SET_SUM(record, sum_)
+    _SET_UPDATE_TIME(record, update_time)
+    return record
+
+
+def _add(base: float | None, offset: float) -> float:
+    return offset if base is None else base + offset
 
 
 def pack_records(records: Iterable[Record]) -> list[dict[int, Any]]:
