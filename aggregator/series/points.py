@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import cbor2
 
 from fieldproof.wire import Record, Report, decode_report
-from fieldproof.wire.report import KEY_DEVICE, KEY_READINGS, KEY_START
+from fieldproof.wire.report_types import KEY_DEVICE, KEY_READINGS, KEY_START
 from fieldproof.wire.senml import resolve_pack
 
 TRAFFIC_MEASUREMENT = "traffic"

@@ -8,10 +8,6 @@ from fieldproof.wire.errors import (
     WireError,
 )
 from fieldproof.wire.report import (
-    MAX_REPORT_SIZE,
-    SCHEMA_VERSION,
-    ModelRef,
-    Report,
     SignedReport,
     decode_payload,
     decode_report,
@@ -20,6 +16,7 @@ from fieldproof.wire.report import (
     sign_report,
     verify_report,
 )
+from fieldproof.wire.report_types import MAX_REPORT_SIZE, SCHEMA_VERSION, ModelRef, Report
 from fieldproof.wire.senml import Record, records_from_senml_json, records_to_senml_json
 
 __all__ = [

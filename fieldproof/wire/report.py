@@ -15,73 +15,38 @@ wrapped in a COSE_Sign1 (ES256) whose ``kid`` is the device id.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from fieldproof.identity import DeviceId, PublicKeyVerifier, Signer, device_id_from_public_key
 from fieldproof.wire import cbor
 from fieldproof.wire.cose import Sign1, parse_sign1, sign1
 from fieldproof.wire.errors import DeviceMismatchError, MalformedError, SignatureError
-from fieldproof.wire.senml import Record, pack_records, resolve_pack
+from fieldproof.wire.payload_scan import scan_payload
+from fieldproof.wire.report_types import (
+    DEVICE_ID_SIZE,
+    KEY_DEVICE,
+    KEY_END,
+    KEY_MODEL_ID,
+    KEY_MODEL_SHA,
+    KEY_READINGS,
+    KEY_SEQ,
+    KEY_START,
+    KEY_VERSION,
+    MAX_RECORDS,
+    MAX_REPORT_SIZE,
+    MAX_SEQ,
+    SCHEMA_VERSION,
+    ModelRef,
+    Report,
+)
+from fieldproof.wire.senml import pack_records, resolve_pack
 
-SCHEMA_VERSION = 1
-MAX_REPORT_SIZE = 16 * 1024
-DEVICE_ID_SIZE = 32
-MODEL_PREFIX_SIZE = 8
-MAX_SEQ = 2**63 - 1
-MAX_MODEL_ID_LENGTH = 64
-MAX_RECORDS = 512
-
-KEY_VERSION, KEY_DEVICE, KEY_SEQ, KEY_START, KEY_END = 1, 2, 3, 4, 5
-KEY_MODEL_ID, KEY_MODEL_SHA, KEY_READINGS = 6, 7, 8
 _KEYS = {
     KEY_VERSION: "version", KEY_DEVICE: "device_id", KEY_SEQ: "seq", KEY_START: "start",
     KEY_END: "length", KEY_MODEL_ID: "model_id", KEY_MODEL_SHA: "model_sha256",
     KEY_READINGS: "readings",
 }  # fmt: skip
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRef:
-    """The model that produced a report: its id and the first 8 bytes of its sha256."""
-
-    model_id: str
-    sha256_prefix: bytes
-
-    def __post_init__(self) -> None:
-        if not self.model_id or len(self.model_id) > MAX_MODEL_ID_LENGTH:
-            raise MalformedError("model_id", f"must be 1..{MAX_MODEL_ID_LENGTH} characters")
-        if len(self.sha256_prefix) != MODEL_PREFIX_SIZE:
-            raise MalformedError("model_sha256", f"must be {MODEL_PREFIX_SIZE} bytes")
-
-    @classmethod
-    def from_sha256_hex(cls, model_id: str, sha256_hex: str) -> ModelRef:
-        return cls(model_id, bytes.fromhex(sha256_hex)[:MODEL_PREFIX_SIZE])
-
-
-@dataclass(frozen=True, slots=True)
-class Report:
-    """One interval's readings from one device."""
-
-    device_id: bytes
-    seq: int
-    start: int
-    end: int
-    records: tuple[Record, ...]
-    model: ModelRef | None = None
-    version: int = field(default=SCHEMA_VERSION)
-
-    def __post_init__(self) -> None:
-        if len(self.device_id) != DEVICE_ID_SIZE:
-            raise MalformedError("device_id", f"must be {DEVICE_ID_SIZE} bytes")
-        if not 0 <= self.seq <= MAX_SEQ:
-            raise MalformedError("seq", f"must be in 0..2^63-1, got {self.seq}")
-        if self.start < 0 or self.end < self.start:
-            raise MalformedError("end", f"interval [{self.start}, {self.end}] is not ordered")
-        if self.version != SCHEMA_VERSION:
-            raise MalformedError("version", f"unsupported schema version {self.version}")
-        if len(self.records) > MAX_RECORDS:
-            raise MalformedError("readings", f"more than {MAX_RECORDS} records")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,6 +98,14 @@ def _uint(payload: dict[Any, Any], key: int, limit: int = MAX_SEQ) -> int:
 
 def decode_payload(data: bytes, *, max_size: int = MAX_REPORT_SIZE) -> Report:
     """Strictly decode a payload into a :class:`Report`."""
+    if len(data) <= max_size:
+        scanned = scan_payload(data)
+        if scanned is not None:
+            return scanned
+    return _decode_payload_in_full(data, max_size=max_size)
+
+
+def _decode_payload_in_full(data: bytes, *, max_size: int) -> Report:
     payload = cbor.decode(data, what="payload", max_size=max_size)
     if not isinstance(payload, dict):
         raise MalformedError("payload", f"expected a map, got {type(payload).__name__}")

@@ -237,7 +237,28 @@ def _resolve_entry(
     name = base_name if raw is _MISSING else base_name + _text(raw, where, index, "n")
     raw = get(U, _MISSING)
     unit = base_unit if raw is _MISSING else _text(raw, where, index, "u")
-    at = f"{where}[{index}]"
+    return checked_record(
+        f"{where}[{index}]", name=name, unit=unit, value=value, string_value=string_value,
+        bool_value=bool_value, data_value=data_value, time=time, sum_=sum_,
+        update_time=update_time,
+    )  # fmt: skip
+
+
+def checked_record(
+    at: str,
+    *,
+    name: str,
+    unit: str | None,
+    value: float | None,
+    string_value: str | None,
+    bool_value: bool | None,
+    data_value: bytes | None,
+    time: float | None,
+    sum_: float | None,
+    update_time: float | None,
+) -> Record:
+    """A :class:`Record` from fields whose types a decoder has checked, with the checks
+    and normalisation of ``Record.__post_init__`` done once; errors are placed at ``at``."""
     default_unit = _KNOWN_NAMES.get(name, _MISSING)
     if default_unit is _MISSING:
         _check_name(name, at)
@@ -260,8 +281,7 @@ def _resolve_entry(
         value = to_wire_precision(value)
     if unit is None:
         unit = default_unit
-    # Every field is checked above exactly as Record.__post_init__ checks it; setting the
-    # slots directly skips checking them a second time.
+    # Setting the slots directly skips checking every field a second time.
     record: Record = _new_record(Record)
     _SET_NAME(record, name)
     _SET_UNIT(record, unit)

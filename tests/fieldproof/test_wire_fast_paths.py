@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import struct
+
 import cbor2
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fieldproof.wire import MalformedError, Record, Report, WireError, sign_report
+from fieldproof.wire import (
+    MalformedError,
+    Record,
+    Report,
+    WireError,
+    decode_payload,
+    encode_payload,
+    sign_report,
+)
 from fieldproof.wire import cbor as det_cbor
 from fieldproof.wire.cose import (
     PROTECTED_ES256,
@@ -16,6 +27,8 @@ from fieldproof.wire.cose import (
     bstr_header,
     sig_structure,
 )
+from fieldproof.wire.payload_scan import read_float, scan_payload
+from fieldproof.wire.report import _decode_payload_in_full
 from fieldproof.wire.senml import BN, BT, BU, BV, VB, VS, N, S, T, U, V, resolve_pack
 from tests.fieldproof.strategies import DEVICE_KEY, reports
 
@@ -101,3 +114,89 @@ def test_resolved_records_are_what_the_checked_constructor_builds(
 def test_base_value_overflowing_to_infinity_is_refused() -> None:
     with pytest.raises(MalformedError, match=r"readings\[0\]\.value"):
         resolve_pack([{BV: 1e308, N: "x", V: 1e308}], "readings")
+
+
+def _canonical_float(data: bytes) -> float | None:
+    """What the general decoder makes of one CBOR float item: its value if the item is
+    deterministically encoded and finite, else None."""
+    try:
+        value = cbor2.loads(data)
+    except Exception:
+        return None
+    if not isinstance(value, float) or not math.isfinite(value):
+        return None
+    return value if det_cbor.encode(value) == data else None
+
+
+def _scanned_float(data: bytes) -> float | None:
+    try:
+        value, end = read_float(data, 0)
+    except Exception:
+        return None
+    return value if end == len(data) else None
+
+
+def test_every_half_precision_float_is_read_as_the_general_decoder_reads_it() -> None:
+    for bits in range(1 << 16):
+        data = b"\xf9" + bits.to_bytes(2, "big")
+        assert _scanned_float(data) == _canonical_float(data), data.hex()
+
+
+@settings(max_examples=3_000)
+@given(
+    st.binary(min_size=4, max_size=4).map(lambda b: b"\xfa" + b)
+    | st.binary(min_size=8, max_size=8).map(lambda b: b"\xfb" + b)
+    | st.floats(width=32).map(lambda f: b"\xfa" + struct.pack(">f", f))
+    | st.floats(width=16).map(lambda f: b"\xfb" + struct.pack(">d", f))
+    | st.floats().map(det_cbor.encode)
+)
+def test_wider_floats_are_read_as_the_general_decoder_reads_them(data: bytes) -> None:
+    assert _scanned_float(data) == _canonical_float(data)
+
+
+@settings(max_examples=500, suppress_health_check=[HealthCheck.too_slow])
+@given(reports())
+def test_scan_reads_every_encoded_report_as_the_general_decoder_does(report: Report) -> None:
+    payload = encode_payload(report)
+    scanned = scan_payload(payload)
+    assert scanned is not None
+    assert scanned == _decode_payload_in_full(payload, max_size=MAX) == report
+
+
+@settings(max_examples=1_000, suppress_health_check=[HealthCheck.too_slow])
+@given(reports(), st.data())
+def test_scan_accepts_only_what_the_general_decoder_accepts(
+    report: Report, data: st.DataObject
+) -> None:
+    raw = bytearray(encode_payload(report))
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        at = data.draw(st.integers(min_value=0, max_value=max(0, len(raw) - 1)))
+        edit = data.draw(st.sampled_from(["flip", "cut", "insert", "set"]))
+        if edit == "flip" and raw:
+            raw[at] ^= data.draw(st.integers(min_value=1, max_value=255))
+        elif edit == "cut":
+            del raw[at : at + data.draw(st.integers(min_value=1, max_value=4))]
+        elif edit == "set" and raw:
+            raw[at] = data.draw(st.sampled_from([0x00, 0x18, 0x19, 0x40, 0x60, 0xF9, 0xFA, 0xFB]))
+        else:
+            raw[at:at] = data.draw(st.binary(min_size=1, max_size=3))
+    blob = bytes(raw)
+    scanned = scan_payload(blob)
+    try:
+        full = _decode_payload_in_full(blob, max_size=MAX)
+    except WireError:
+        assert scanned is None
+    else:
+        assert scanned is None or scanned == full
+
+
+def test_other_shapes_are_left_to_the_general_decoder() -> None:
+    report = Report(DEVICE_KEY.device_id, 1, 1_764_000_000, 1_764_000_060, ())
+    base = dict(cbor2.loads(encode_payload(report)))
+    # Base fields and integer values are valid SenML the scan does not read itself.
+    base[8] = [{BN: "bme280/", N: "temp", V: 21}, {N: "rh", V: 54.5}]
+    payload = det_cbor.encode(base)
+    assert scan_payload(payload) is None
+    decoded = decode_payload(payload)
+    assert [r.name for r in decoded.records] == ["bme280/temp", "bme280/rh"]
+    assert decoded.records[0].value == 21.0
