@@ -7,6 +7,7 @@ Backends are chosen by URL: ``ledger.url`` (``sqlite:///path`` or ``postgresql:/
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -46,7 +47,11 @@ class MqttConfig(ConfigModel):
     ca_file: Path | None = Field(None, description="CA bundle for mqtts://.")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive in seconds.")
     receive_maximum: int = Field(
-        1000, ge=1, le=65535, description="Unacknowledged QoS 1 messages the broker may send."
+        2000,
+        ge=1,
+        le=65535,
+        description="Unacknowledged QoS 1 messages the broker may send; twice "
+        "ingest.batch_size lets the next batch arrive while one is committed.",
     )
     session_expiry_s: int = Field(
         3600,
@@ -68,8 +73,11 @@ class MqttConfig(ConfigModel):
         return value
 
 
+MAX_VERIFY_WORKERS = 64
+
+
 class IngestConfig(ConfigModel):
-    batch_size: int = Field(500, ge=1, le=10_000, description="Commit after N messages...")
+    batch_size: int = Field(1000, ge=1, le=10_000, description="Commit after N messages...")
     batch_ms: int = Field(50, ge=1, le=10_000, description="...or after T milliseconds.")
     queue_size: int = Field(
         5_000,
@@ -86,16 +94,30 @@ class IngestConfig(ConfigModel):
         ge=60,
         description="How old a report's start may be (devices buffer while offline).",
     )
-    verify_workers: int = Field(
+    verify_workers: int | Literal["auto"] = Field(
         0,
-        ge=0,
-        le=64,
-        description="Processes that decode and verify (0: the receiving thread does). "
-        "Needs a key source from this config.",
+        description="Processes that decode and verify (0: the receiving thread does; "
+        "auto: one per core). Needs a key source from this config.",
     )
     dead_letter_bytes: int = Field(
         4096, ge=0, description="Raw bytes kept per dead letter (the rest is cut)."
     )
+
+    @field_validator("verify_workers", mode="before")
+    @classmethod
+    def _workers(cls, value: object) -> object:
+        if value == "auto" or (
+            type(value) is int and 0 <= value <= MAX_VERIFY_WORKERS  # bool is not a count
+        ):
+            return value
+        raise ValueError(f"must be auto or a number of processes 0..{MAX_VERIFY_WORKERS}")
+
+    @property
+    def verify_worker_count(self) -> int:
+        """``verify_workers`` as a number: ``auto`` is one per core this process may use."""
+        if self.verify_workers == "auto":
+            return min(len(os.sched_getaffinity(0)), MAX_VERIFY_WORKERS)
+        return self.verify_workers
 
 
 class LedgerConfig(ConfigModel):

@@ -116,7 +116,7 @@ class Aggregator:
     """The ingest service of one process (see the module docstring for embedded use)."""
 
     def __init__(self, config: AggregatorConfig, *, key_source: KeySource | None = None) -> None:
-        if config.ingest.verify_workers > 0 and key_source is not None:
+        if config.ingest.verify_worker_count > 0 and key_source is not None:
             raise AggregatorValueError(
                 "ingest -> verify_workers: needs the key source from the config, not one "
                 "passed in (worker processes build their own)"
@@ -156,8 +156,8 @@ class Aggregator:
         )
         self.series = open_series(cfg.series.url)
         projector = Projector(self.reader, self.series, batch=cfg.series.batch_reports)
-        if cfg.ingest.verify_workers > 0:
-            self.pool = VerifierPool(cfg.registry, verifier.limits, cfg.ingest.verify_workers)
+        if cfg.ingest.verify_worker_count > 0:
+            self.pool = VerifierPool(cfg.registry, verifier.limits, cfg.ingest.verify_worker_count)
         builder = BatchBuilder(verifier, self.metrics, cfg.ingest.dead_letter_bytes, pool=self.pool)
         prepare = builder.verify if self.pool is None else None
         self.consumer = MqttConsumer(cfg.mqtt, self.queue, prepare=prepare)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
+from typing import Any
 
 from fieldproof.wire.errors import WireError
 from fieldproof.wire.report_types import (
@@ -26,7 +28,7 @@ from fieldproof.wire.report_types import (
     ModelRef,
     Report,
 )
-from fieldproof.wire.senml import UT, VB, VD, VS, N, Record, S, T, U, V, checked_record
+from fieldproof.wire.senml import VD, Record, checked_record
 
 _HALF = struct.Struct(">e")
 _SINGLE = struct.Struct(">f")
@@ -36,8 +38,6 @@ _DOUBLE = struct.Struct(">d")
 _HALF_LIMIT = 32768.0
 _DEVICE_ID_HEAD = bytes((0x58, DEVICE_ID_SIZE))
 _MODEL_PREFIX_HEAD = bytes((0x40 | MODEL_PREFIX_SIZE,))
-_TEXT_LABELS = (N, U, VS)
-_NUMBER_LABELS = (V, S, T, UT)
 
 
 class _OtherShapeError(Exception):
@@ -127,16 +127,26 @@ def _fits(width: struct.Struct, value: float) -> bool:
     return narrowed == value
 
 
+def _bool(data: bytes, at: int) -> tuple[bool, int]:
+    simple = data[at]
+    if simple != 0xF4 and simple != 0xF5:  # noqa: PLR1714 - two compares beat a tuple here
+        raise _OtherShapeError
+    return simple == 0xF5, at + 1
+
+
+# The reader of each non-base SenML label, indexed by the label (0..8, RFC 8428 Table 4).
+_READERS: tuple[Callable[[bytes, int], tuple[Any, int]], ...] = (
+    _text, _text, read_float, _text, _bool, read_float, read_float, read_float, _bytes,
+)  # fmt: skip
+
+
 def _record(data: bytes, at: int, index: int) -> tuple[Record, int]:
     head = data[at]
     if not 0xA1 <= head <= 0xB7:
         raise _OtherShapeError
     at += 1
     previous = -1
-    texts: list[str | None] = [None, None, None]
-    numbers: list[float | None] = [None, None, None, None]
-    bool_value: bool | None = None
-    data_value: bytes | None = None
+    fields: list[Any] = [None] * 9
     for _ in range(head - 0xA0):
         label = data[at]
         # Labels 0..8 only (no base fields, no negative labels), in ascending order:
@@ -144,26 +154,13 @@ def _record(data: bytes, at: int, index: int) -> tuple[Record, int]:
         if label <= previous or label > VD:
             raise _OtherShapeError
         previous = label
-        at += 1
-        if label in _TEXT_LABELS:
-            texts[_TEXT_LABELS.index(label)], at = _text(data, at)
-        elif label in _NUMBER_LABELS:
-            numbers[_NUMBER_LABELS.index(label)], at = read_float(data, at)
-        elif label == VB:
-            simple = data[at]
-            if simple not in (0xF4, 0xF5):
-                raise _OtherShapeError
-            bool_value, at = simple == 0xF5, at + 1
-        else:
-            data_value, at = _bytes(data, at)
-    name, unit, string_value = texts
+        fields[label], at = _READERS[label](data, at + 1)
+    name, unit, value, string_value, bool_value, sum_, time, update_time, data_value = fields
     if name is None:
         raise _OtherShapeError
-    value, sum_, time, update_time = numbers
     record = checked_record(
-        f"readings[{index}]", name=name, unit=unit, value=value, string_value=string_value,
-        bool_value=bool_value, data_value=data_value, time=time, sum_=sum_,
-        update_time=update_time,
+        "readings", index, name, unit, value, string_value, bool_value, data_value, time,
+        sum_, update_time,
     )  # fmt: skip
     return record, at
 

@@ -238,15 +238,14 @@ def _resolve_entry(
     raw = get(U, _MISSING)
     unit = base_unit if raw is _MISSING else _text(raw, where, index, "u")
     return checked_record(
-        f"{where}[{index}]", name=name, unit=unit, value=value, string_value=string_value,
-        bool_value=bool_value, data_value=data_value, time=time, sum_=sum_,
-        update_time=update_time,
+        where, index, name, unit, value, string_value, bool_value, data_value, time, sum_,
+        update_time,
     )  # fmt: skip
 
 
-def checked_record(
-    at: str,
-    *,
+def checked_record(  # noqa: PLR0917 - positional: it runs for every reading received
+    where: str,
+    index: int,
     name: str,
     unit: str | None,
     value: float | None,
@@ -258,25 +257,28 @@ def checked_record(
     update_time: float | None,
 ) -> Record:
     """A :class:`Record` from fields whose types a decoder has checked, with the checks
-    and normalisation of ``Record.__post_init__`` done once; errors are placed at ``at``."""
+    and normalisation of ``Record.__post_init__`` done once; errors are placed at
+    ``where[index]``."""
     default_unit = _KNOWN_NAMES.get(name, _MISSING)
     if default_unit is _MISSING:
-        _check_name(name, at)
+        _check_name(name, f"{where}[{index}]")
         metric = metric_for(name)
         default_unit = None if metric is None else metric.unit
         if len(_KNOWN_NAMES) >= _KNOWN_NAMES_LIMIT:
             _KNOWN_NAMES.clear()
         _KNOWN_NAMES[name] = default_unit
-    _check_value_fields(
+    fields = (
         (value is not None) + (string_value is not None) + (bool_value is not None)
-        + (data_value is not None),
-        sum_ is not None,
-        at,
+        + (data_value is not None)
     )  # fmt: skip
+    if fields != 1 and (fields or sum_ is None):
+        _check_value_fields(fields, sum_ is not None, f"{where}[{index}]")
     # Base values added to offsets can overflow to infinity.
     for field_name, number in (("value", value), ("time", time), ("sum", sum_)):
         if number is not None and not math.isfinite(number):
-            raise MalformedError(f"{at}.{field_name}", f"{number!r} is not a finite number")
+            raise MalformedError(
+                f"{where}[{index}].{field_name}", f"{number!r} is not a finite number"
+            )
     if value is not None:
         value = to_wire_precision(value)
     if unit is None:

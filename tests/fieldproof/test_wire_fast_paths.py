@@ -29,7 +29,7 @@ from fieldproof.wire.cose import (
 )
 from fieldproof.wire.payload_scan import read_float, scan_payload
 from fieldproof.wire.report import _decode_payload_in_full
-from fieldproof.wire.senml import BN, BT, BU, BV, VB, VS, N, S, T, U, V, resolve_pack
+from fieldproof.wire.senml import BN, BT, BU, BV, UT, VB, VD, VS, N, S, T, U, V, resolve_pack
 from tests.fieldproof.strategies import DEVICE_KEY, reports
 
 MAX = 1 << 20
@@ -200,3 +200,7 @@ def test_other_shapes_are_left_to_the_general_decoder() -> None:
     decoded = decode_payload(payload)
     assert [r.name for r in decoded.records] == ["bme280/temp", "bme280/rh"]
     assert decoded.records[0].value == 21.0
+
+
+def test_scan_reads_the_non_base_labels_by_their_numbers() -> None:
+    assert tuple(range(9)) == (N, U, V, VS, VB, S, T, UT, VD)

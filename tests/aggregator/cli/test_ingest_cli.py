@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import yaml
 
+from aggregator.config import load_aggregator_config
 from fieldproof.cli import main
 from tests.aggregator.reports import new_device
 from tests.aggregator.runtime import config_dict, write_config
@@ -29,6 +31,9 @@ def test_valid_config_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[s
         (lambda d: d.update(surprise=1), "surprise"),
         (lambda d: d["registry"].update(mode="chain"), "registry"),
         (lambda d: d["ingest"].update(batch_size=5000), "receive_maximum"),
+        (lambda d: d["ingest"].update(verify_workers="many"), "ingest -> verify_workers"),
+        (lambda d: d["ingest"].update(verify_workers=-1), "ingest -> verify_workers"),
+        (lambda d: d["ingest"].update(verify_workers=True), "ingest -> verify_workers"),
     ],
 )
 def test_invalid_config_exits_one_naming_the_key(
@@ -59,3 +64,13 @@ def test_missing_or_bad_allowlist_exits_one(
 def test_missing_file_exits_one(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["aggregator", "check-config", str(tmp_path / "nope.yaml")]) == 1
     assert "nope.yaml" in capsys.readouterr().err
+
+
+def test_auto_verify_workers_is_one_per_usable_core(tmp_path: Path) -> None:
+    data = config_dict(tmp_path, 1883, [new_device()])
+    data["ingest"]["verify_workers"] = "auto"
+    config = load_aggregator_config(write_config(tmp_path / "a.yaml", data))
+    assert config.ingest.verify_worker_count == len(os.sched_getaffinity(0))
+    data["ingest"]["verify_workers"] = 3
+    config = load_aggregator_config(write_config(tmp_path / "b.yaml", data))
+    assert config.ingest.verify_worker_count == 3
