@@ -120,6 +120,22 @@ def _rusage_cpu(process: subprocess.Popen[bytes]) -> float:
     return float(usage.ru_utime + usage.ru_stime)
 
 
+def _process_tree_cpu(pid: int) -> tuple[float, float]:
+    """CPU seconds of process ``pid`` and of all its descendants (verify workers)."""
+    import psutil
+
+    process = psutil.Process(pid)
+    own = process.cpu_times()
+    descendants = 0.0
+    for child in process.children(recursive=True):
+        try:
+            times = child.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        descendants += times.user + times.system
+    return float(own.user + own.system), descendants
+
+
 class Bench:
     def __init__(self, reports: int, work: Path) -> None:
         import psutil
@@ -145,7 +161,9 @@ class Bench:
         self.payload_file = work / "payloads.pickle"
         self.devices = self._sign()
         self.postgres: Any = None
+        self.worker_cpu: dict[str, float] = {}
         self._startup_cpu = 0.0
+        self._startup_worker_cpu = 0.0
 
     def _sign(self) -> list[Any]:
         from fieldproof.identity import DeviceKey
@@ -277,10 +295,10 @@ class Bench:
         for config in configs:
             self._wait_log(config, "aggregator running")
         time.sleep(0.5)
-        import psutil
 
-        idle = [psutil.Process(p.pid).cpu_times() for p in running]
-        self._startup_cpu = sum(t.user + t.system for t in idle) / len(idle)
+        idle = [_process_tree_cpu(p.pid) for p in running]
+        self._startup_cpu = sum(own for own, _ in idle) / len(idle)
+        self._startup_worker_cpu = sum(workers for _, workers in idle) / len(idle)
         self._stop(running)
         self._load(phase)
         before = self._broker_cpu()
@@ -299,22 +317,22 @@ class Bench:
                 break
             time.sleep(0.01)
         self.broker_cpu[phase] = self._broker_cpu() - before
-        self.consumer_cpu[phase] = self._cpu_of(running)
+        self.consumer_cpu[phase], self.worker_cpu[phase] = self._cpu_of(running)
         self._stop(running)
         ledger.close()
         if seen < self.reports:
             raise SystemExit(f"phase {phase}: {seen} of {self.reports} stored")
         return float((seen - first_n) / (last - first))
 
-    def _cpu_of(self, processes: list[subprocess.Popen[bytes]]) -> float:
-        """CPU seconds of the consumer processes, start-up (imports) excluded."""
-        import psutil
-
-        total = 0.0
+    def _cpu_of(self, processes: list[subprocess.Popen[bytes]]) -> tuple[float, float]:
+        """CPU seconds of the aggregator processes and of their verify workers, start-up
+        (imports) excluded."""
+        own = workers = 0.0
         for process in processes:
-            times = psutil.Process(process.pid).cpu_times()
-            total += times.user + times.system - self._startup_cpu
-        return total
+            process_cpu, workers_cpu = _process_tree_cpu(process.pid)
+            own += process_cpu - self._startup_cpu
+            workers += workers_cpu - self._startup_worker_cpu
+        return own, workers
 
     def _wait_log(self, config: Path, text: str) -> None:
         log = self.work / f"{config.stem}.log"
@@ -389,10 +407,13 @@ def main() -> int:
         "load_average_1m": [round(load_before, 2), round(load_after, 2)],
         "broker_cpu_s": {k: round(v, 2) for k, v in bench.broker_cpu.items()},
         "loadgen_cpu_s": {k: round(v, 2) for k, v in bench.loadgen_cpu.items()},
-        # CPU per report of the aggregator processes (verify workers not included): what
-        # the rate would be on an idle core.
+        # CPU per report of the aggregator processes and, apart, of their verify
+        # workers: steadier than the rates when other work shares the machine.
         "consumer_cpu_us_per_report": {
             k: round(v / args.reports * 1e6) for k, v in bench.consumer_cpu.items()
+        },
+        "verify_worker_cpu_us_per_report": {
+            k: round(v / args.reports * 1e6) for k, v in bench.worker_cpu.items() if v > 0.05
         },
     }
     if args.json:

@@ -21,8 +21,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
@@ -40,9 +39,10 @@ HEALTH_FILTER = "fp/v1/+/health"
 STATUS_FILTER = "fp/v1/+/status"
 
 
-@dataclass(frozen=True, slots=True)
-class Message:
-    """One received message; ``generation`` names the connection that delivered it."""
+class Message(NamedTuple):
+    """One received message; ``generation`` names the connection that delivered it.
+
+    A named tuple: one is made per message received, and it is the cheapest record."""
 
     topic: str
     payload: bytes
@@ -155,7 +155,12 @@ class MqttConsumer:
         item = Message(
             topic, payload, message.mid, message.qos, received_at, self._generation, verdict
         )
-        while not self._stopping.is_set():
+        try:
+            self.sink.put_nowait(item)
+            return
+        except queue.Full:
+            pass
+        while not self._stopping.is_set():  # backpressure: the broker waits with us
             try:
                 self.sink.put(item, timeout=0.5)
                 return

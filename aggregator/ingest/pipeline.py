@@ -9,7 +9,6 @@ ranges → accept. No I/O here except the key source lookup; the caller stores t
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -140,11 +139,6 @@ def _check_record(record: Record, start: int, latest: float) -> Rejected | None:
             return Rejected(Reason.WRONG_TYPE, f"{record.name}: a count must be a number")
         if record.value is not None and record.value < 0:
             return Rejected(Reason.OUT_OF_RANGE, f"{record.name}: negative count {record.value}")
-    for number in (record.value, record.sum, record.time):
-        # The wire refuses these already; checked again because this is the last gate
-        # before storage.
-        if number is not None and not math.isfinite(number):
-            return Rejected(Reason.OUT_OF_RANGE, f"{record.name}: {number} is not finite")
     if record.time is not None and record.time > latest:
         return Rejected(Reason.TIMESTAMP_FUTURE, f"{record.name}: time {record.time} is ahead")
     if record.time is not None and record.time < start - 86_400:

@@ -233,6 +233,13 @@ def _resolve_entry(
         raise MalformedError(
             f"{where}[{index}].vd", f"expected bytes, got {type(data_value).__name__}"
         )
+    if base_value is not None or base_sum is not None or base_time is not None:
+        # Base values added to offsets can overflow to infinity.
+        for field_name, number in (("value", value), ("time", time), ("sum", sum_)):
+            if number is not None and not math.isfinite(number):
+                raise MalformedError(
+                    f"{where}[{index}].{field_name}", f"{number!r} is not a finite number"
+                )
     raw = get(N, _MISSING)
     name = base_name if raw is _MISSING else base_name + _text(raw, where, index, "n")
     raw = get(U, _MISSING)
@@ -256,9 +263,9 @@ def checked_record(  # noqa: PLR0917 - positional: it runs for every reading rec
     sum_: float | None,
     update_time: float | None,
 ) -> Record:
-    """A :class:`Record` from fields whose types a decoder has checked, with the checks
-    and normalisation of ``Record.__post_init__`` done once; errors are placed at
-    ``where[index]``."""
+    """A :class:`Record` from fields whose types a decoder has checked (numbers finite),
+    with the other checks and normalisation of ``Record.__post_init__`` done once;
+    errors are placed at ``where[index]``."""
     default_unit = _KNOWN_NAMES.get(name, _MISSING)
     if default_unit is _MISSING:
         _check_name(name, f"{where}[{index}]")
@@ -273,12 +280,6 @@ def checked_record(  # noqa: PLR0917 - positional: it runs for every reading rec
     )  # fmt: skip
     if fields != 1 and (fields or sum_ is None):
         _check_value_fields(fields, sum_ is not None, f"{where}[{index}]")
-    # Base values added to offsets can overflow to infinity.
-    for field_name, number in (("value", value), ("time", time), ("sum", sum_)):
-        if number is not None and not math.isfinite(number):
-            raise MalformedError(
-                f"{where}[{index}].{field_name}", f"{number!r} is not a finite number"
-            )
     if value is not None:
         value = to_wire_precision(value)
     if unit is None:
