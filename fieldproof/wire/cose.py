@@ -46,43 +46,9 @@ def sig_structure(protected: bytes, payload: bytes) -> bytes:
     Concatenated rather than encoded: it is built for every report received.
     """
     return b"".join(
-        (b"\x84", _TEXT_SIGNATURE1, bstr_header(len(protected)), protected, _EMPTY_BSTR,
-         bstr_header(len(payload)), payload)
+        (b"\x84", _TEXT_SIGNATURE1, cbor.bstr_header(len(protected)), protected, _EMPTY_BSTR,
+         cbor.bstr_header(len(payload)), payload)
     )  # fmt: skip
-
-
-def bstr_header(length: int) -> bytes:
-    """The deterministic CBOR head of a byte string of ``length`` bytes (major type 2)."""
-    if length < 24:
-        return bytes((0x40 | length,))
-    if length < 0x100:
-        return bytes((0x58, length))
-    if length < 0x10000:
-        return b"\x59" + length.to_bytes(2, "big")
-    if length < 0x1_0000_0000:
-        return b"\x5a" + length.to_bytes(4, "big")
-    return b"\x5b" + length.to_bytes(8, "big")
-
-
-def _read_bstr(data: bytes, at: int) -> tuple[int, int] | None:
-    """(start, end) of the deterministically encoded byte string at ``at``, else None."""
-    if at >= len(data):
-        return None
-    head = data[at]
-    if 0x40 <= head < 0x58:
-        start, length = at + 1, head - 0x40
-    elif head == 0x58:
-        start, length = at + 2, data[at + 1] if at + 1 < len(data) else -1
-        if length < 24:
-            return None
-    elif head == 0x59:
-        start, length = at + 3, int.from_bytes(data[at + 1 : at + 3], "big")
-        if length < 0x100:
-            return None
-    else:  # longer heads cannot occur below the size cap
-        return None
-    end = start + length
-    return (start, end) if end <= len(data) else None
 
 
 def _parse_canonical_sign1(data: bytes) -> Sign1 | None:
@@ -92,24 +58,15 @@ def _parse_canonical_sign1(data: bytes) -> Sign1 | None:
     prefix = len(_ENVELOPE_PREFIX)
     if data[:prefix] != _ENVELOPE_PREFIX:
         return None
-    kid_span = _read_bstr(data, prefix)
-    if kid_span is None:
+    try:
+        kid, at = cbor.read_bytes(data, prefix)
+        payload, at = cbor.read_bytes(data, at)
+    except (cbor.UnexpectedItemError, IndexError):
         return None
-    payload_span = _read_bstr(data, kid_span[1])
-    if payload_span is None:
+    signature_at = at + len(_SIGNATURE_HEADER)
+    if data[at:signature_at] != _SIGNATURE_HEADER or len(data) != signature_at + SIGNATURE_SIZE:
         return None
-    signature_at = payload_span[1] + len(_SIGNATURE_HEADER)
-    if (
-        data[payload_span[1] : signature_at] != _SIGNATURE_HEADER
-        or len(data) != signature_at + SIGNATURE_SIZE
-    ):
-        return None
-    return Sign1(
-        PROTECTED_ES256,
-        data[kid_span[0] : kid_span[1]],
-        data[payload_span[0] : payload_span[1]],
-        data[signature_at:],
-    )
+    return Sign1(PROTECTED_ES256, kid, payload, data[signature_at:])
 
 
 def sign1(payload: bytes, kid: bytes, signer: Signer) -> bytes:

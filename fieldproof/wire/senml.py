@@ -218,7 +218,11 @@ def _resolve_entry(
     if sum_ is not None and base_sum is not None:
         sum_ += base_sum
     raw = get(T, _MISSING)
-    time = base_time if raw is _MISSING else _add(base_time, _number(raw, where, index, "t"))
+    if raw is _MISSING:
+        time = base_time
+    else:
+        offset = _number(raw, where, index, "t")
+        time = offset if base_time is None else base_time + offset
     raw = get(UT, _MISSING)
     update_time = None if raw is _MISSING else _number(raw, where, index, "ut")
     raw = get(VS, _MISSING)
@@ -278,7 +282,7 @@ def checked_record(  # noqa: PLR0917 - positional: it runs for every reading rec
         (value is not None) + (string_value is not None) + (bool_value is not None)
         + (data_value is not None)
     )  # fmt: skip
-    if fields != 1 and (fields or sum_ is None):
+    if fields > 1 or (fields == 0 and sum_ is None):
         _check_value_fields(fields, sum_ is not None, f"{where}[{index}]")
     if value is not None:
         value = to_wire_precision(value)
@@ -296,10 +300,6 @@ def checked_record(  # noqa: PLR0917 - positional: it runs for every reading rec
     _SET_SUM(record, sum_)
     _SET_UPDATE_TIME(record, update_time)
     return record
-
-
-def _add(base: float | None, offset: float) -> float:
-    return offset if base is None else base + offset
 
 
 def pack_records(records: Iterable[Record]) -> list[dict[int, Any]]:

@@ -22,14 +22,14 @@ from fieldproof.wire import (
     sign_report,
 )
 from fieldproof.wire import cbor as det_cbor
+from fieldproof.wire.cbor import bstr_header, read_float
 from fieldproof.wire.cose import (
     PROTECTED_ES256,
     _parse_canonical_sign1,
     _parse_sign1_in_full,
-    bstr_header,
     sig_structure,
 )
-from fieldproof.wire.payload_scan import read_float, scan_payload
+from fieldproof.wire.payload_scan import scan_payload
 from fieldproof.wire.report import _decode_payload_in_full
 from fieldproof.wire.senml import BN, BT, BU, BV, UT, VB, VD, VS, N, S, T, U, V, resolve_pack
 from tests.fieldproof.strategies import DEVICE_KEY, reports
