@@ -72,15 +72,12 @@ def _install_handlers(app: FastAPI) -> None:
 
 def _gauges(context: ApiContext) -> dict[str, tuple[str, list[tuple[dict[str, str], float]]]]:
     ledger = context.sources.ledger
-    statuses = context.directory.summaries()
+    states = context.directory.states()
     return {
         "fieldproof_ledger_reports": ("Reports in the ledger.", [({}, ledger.count_reports())]),
         "fieldproof_devices": (
             "Known devices by state.",
-            [
-                ({"state": state}, sum(1 for s in statuses if s["state"] == state))
-                for state in sorted({s["state"] for s in statuses})
-            ],
+            [({"state": state}, states.count(state)) for state in sorted(set(states))],
         ),
         "fieldproof_dead_letters": (
             "Refused messages by reason.",

@@ -12,16 +12,13 @@ from aggregator.api.queries import device_reports
 from aggregator.api.sources import ApiSources, DeviceMeta
 from aggregator.ledger.models import DeviceStatus
 from aggregator.series.points import TRAFFIC_MEASUREMENT, series_key
+from fieldproof.identity import device_id_hex
 from fieldproof.wire import Record, WireError, decode_report
 
 # Health document keys the dashboard shows, in the order it shows them.
 # Enough recent reports per device to meet each kind it sends (cameras, sensors).
 CATALOGUE_DEPTH = 16
 HEALTH_KEYS = ("fps", "gpu", "gpu_percent", "cpu_percent", "outbox", "outbox_depth", "temp_c")
-
-
-def device_hex(device_id: bytes) -> str:
-    return "0x" + device_id.hex()
 
 
 def parse_health(payload: str | None) -> dict[str, Any] | None:
@@ -47,6 +44,18 @@ def location_of(
         if isinstance(lat, int | float) and isinstance(lon, int | float):
             return float(lat), float(lon)
     return None
+
+
+def in_box(where: tuple[float, float] | None, bbox: tuple[float, float, float, float]) -> bool:
+    """Whether (lat, lon) ``where`` lies inside ``bbox`` (west, south, east, north)."""
+    if where is None:
+        return False
+    west, south, east, north = bbox
+    return west <= where[1] <= east and south <= where[0] <= north
+
+
+def _state(status: DeviceStatus | None) -> str:
+    return "unknown" if status is None else status.state
 
 
 def record_json(record: Record) -> dict[str, Any]:
@@ -85,8 +94,26 @@ class DeviceDirectory:
         status = self.sources.ledger.device_status(device_id)
         if status is None and device_id not in self.sources.devices:
             return None
-        head = self.sources.ledger.device_heads().get(device_id)
+        head = self.sources.ledger.device_head(device_id)
         return self._summary(device_id, status, head, time.time())
+
+    def states(self) -> list[str]:
+        """Every known device's state, as its summary gives it."""
+        return [_state(status) for status in self._statuses().values()]
+
+    def within(self, bbox: tuple[float, float, float, float]) -> list[str]:
+        """The devices located inside ``bbox`` (west, south, east, north)."""
+        return [
+            device_id_hex(device_id)
+            for device_id, status in self._statuses().items()
+            if in_box(
+                location_of(
+                    self.sources.devices.get(device_id),
+                    parse_health(None if status is None else status.health),
+                ),
+                bbox,
+            )
+        ]
 
     def _summary(
         self, device_id: bytes, status: DeviceStatus | None, head: int | None, now: float
@@ -95,10 +122,10 @@ class DeviceDirectory:
         health = parse_health(None if status is None else status.health)
         where = location_of(meta, health)
         last_seen = None if status is None else status.last_seen
-        state = "unknown" if status is None else status.state
+        state = _state(status)
         stale = last_seen is None or now - last_seen > self.sources.stale_after_s
         return {
-            "device": device_hex(device_id),
+            "device": device_id_hex(device_id),
             "name": None if meta is None else meta.name,
             "location": None if where is None else {"lat": where[0], "lon": where[1]},
             "state": state,
@@ -109,9 +136,11 @@ class DeviceDirectory:
             "last_seq": head,
         }
 
-    def latest_records(self, device_id: bytes) -> tuple[dict[str, Any] | None, list[Record]]:
-        """The device's newest report (summary) and its records."""
-        head = self.sources.ledger.device_heads().get(device_id)
+    def latest_records(
+        self, device_id: bytes, head: int | None
+    ) -> tuple[dict[str, Any] | None, list[Record]]:
+        """The device's newest report (summary) and its records; ``head`` is its highest
+        stored seq (the summary's ``last_seq``)."""
         if head is None:
             return None, []
         stored = self.sources.ledger.report(device_id, head)

@@ -20,6 +20,7 @@ from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
 from aggregator.api.errors import NotFoundError, UnavailableError
 from aggregator.rewards.epoch import load_tree
 from aggregator.rewards.errors import RewardValueError
+from fieldproof.merkle import StandardMerkleTree
 from fieldproof.verify import ReportProof
 
 
@@ -73,6 +74,8 @@ class EpochIndex:
         self.bundle_dir = bundle_dir
         self._cache: OrderedDict[str, tuple[EpochBundle, dict[str, Any] | None]] = OrderedDict()
         self._cache_size = cache
+        # Loading a tree re-hashes every node: done once per CID (content-addressed).
+        self._trees: OrderedDict[str, StandardMerkleTree | None] = OrderedDict()
         self._lock = threading.Lock()
 
     def epochs(self) -> list[EpochRecord]:
@@ -133,6 +136,24 @@ class EpochIndex:
             raise NotFoundError(str(exc)) from exc
         return record, proof
 
+    def reward_tree(self, record: EpochRecord) -> StandardMerkleTree | None:
+        """The epoch's reward tree, loaded (and checked) once per bundle."""
+        cid = record.cid or ""
+        with self._lock:
+            if cid in self._trees:
+                self._trees.move_to_end(cid)
+                return self._trees[cid]
+        _, dump = self.bundle(record)
+        try:
+            tree = None if dump is None else load_tree(dump)
+        except RewardValueError as exc:
+            raise UnavailableError(f"epoch {record.epoch}: {exc}") from exc
+        with self._lock:
+            self._trees[cid] = tree
+            if len(self._trees) > self._cache_size:
+                self._trees.popitem(last=False)
+        return tree
+
     def rewards(self, owner: str) -> OwnerRewards:
         """``owner``'s amount per epoch, cumulative total and claim proof (latest root)."""
         lines: list[RewardLine] = []
@@ -151,11 +172,7 @@ class EpochIndex:
                 latest = record
         claim = None
         if latest is not None and latest.cumulative and owner in latest.cumulative:
-            _, dump = self.bundle(latest)
-            try:
-                tree = None if dump is None else load_tree(dump)
-            except RewardValueError as exc:
-                raise UnavailableError(f"epoch {latest.epoch}: {exc}") from exc
+            tree = self.reward_tree(latest)
             if tree is not None and latest.reward_root is not None:
                 for index, (leaf_owner, amount) in tree.entries():
                     if str(leaf_owner).lower() == owner.lower():

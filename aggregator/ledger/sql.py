@@ -300,6 +300,11 @@ class SqlLedger:
         rows = self._fetch("SELECT device, MAX(seq) FROM reports GROUP BY device")
         return {bytes(row[0]): int(row[1]) for row in rows}
 
+    def device_head(self, device_id: bytes) -> int | None:
+        """Highest stored seq of one device (None before its first report)."""
+        rows = self._fetch("SELECT MAX(seq) FROM reports WHERE device = ?", (device_id,))
+        return None if not rows or rows[0][0] is None else int(rows[0][0])
+
     def dead_letters(self, *, after_id: int = 0, limit: int = 1000) -> list[DeadLetter]:
         rows = self._fetch(
             "SELECT id, received_at, topic, reason, detail, device, seq, size, raw "

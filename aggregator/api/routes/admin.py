@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from aggregator.api.auth import admin
 from aggregator.api.context import Ctx
+from fieldproof.identity import device_id_hex
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin)])
 
@@ -30,7 +31,7 @@ def dead_letters(
                 "topic": d.topic,
                 "reason": d.reason,
                 "detail": d.detail,
-                "device": None if d.device_id is None else "0x" + d.device_id.hex(),
+                "device": None if d.device_id is None else device_id_hex(d.device_id),
                 "seq": d.seq,
                 "size": d.size,
                 "raw": base64.b64encode(d.raw).decode("ascii"),

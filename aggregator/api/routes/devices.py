@@ -9,9 +9,10 @@ from fastapi import APIRouter, Depends, Query
 from aggregator.api import queries
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
-from aggregator.api.devices import device_hex, record_json
+from aggregator.api.devices import in_box, record_json
 from aggregator.api.errors import NotFoundError
 from aggregator.api.params import parse_bbox, parse_device
+from fieldproof.identity import device_id_hex
 
 router = APIRouter(prefix="/v1", tags=["devices"], dependencies=[Depends(researcher)])
 
@@ -31,13 +32,12 @@ def list_devices(
     size, skip = context.page(limit, offset)
     items = context.directory.summaries()
     if bbox is not None:
-        west, south, east, north = parse_bbox(bbox)
+        box = parse_bbox(bbox)
         items = [
             item
             for item in items
             if item["location"] is not None
-            and west <= item["location"]["lon"] <= east
-            and south <= item["location"]["lat"] <= north
+            and in_box((item["location"]["lat"], item["location"]["lon"]), box)
         ]
     page = paged(items, size, skip)
     for item in page["items"]:
@@ -50,9 +50,9 @@ def get_device(*, device: str, context: Ctx) -> dict[str, Any]:
     device_id = parse_device(device)
     summary = context.directory.summary(device_id)
     if summary is None:
-        raise NotFoundError(f"device {device_hex(device_id)} is unknown")
+        raise NotFoundError(f"device {device_id_hex(device_id)} is unknown")
     summary["owner"] = _owner(context, device_id)
-    latest, records = context.directory.latest_records(device_id)
+    latest, records = context.directory.latest_records(device_id, summary["last_seq"])
     summary["latest_report"] = latest
     summary["readings"] = [record_json(r) for r in records]
     return summary

@@ -11,12 +11,13 @@ from fastapi import APIRouter, Body, Depends, Query
 
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
-from aggregator.api.devices import device_hex, record_json
+from aggregator.api.devices import record_json
 from aggregator.api.epochs import epoch_json
 from aggregator.api.errors import NotFoundError, ParameterError
 from aggregator.api.params import parse_device
 from aggregator.ledger.models import StoredReport
 from fieldproof.errors import FieldproofError
+from fieldproof.identity import device_id_hex
 from fieldproof.verify import ReportProof, Step, all_ok, verify
 from fieldproof.wire import MAX_REPORT_SIZE, decode_report
 
@@ -29,7 +30,7 @@ def _stored(context: ApiContext, device: str, seq: int) -> StoredReport:
         raise ParameterError("seq", "must not be negative")
     stored = context.sources.ledger.report(device_id, seq)
     if stored is None:
-        raise NotFoundError(f"no report {device_hex(device_id)} seq {seq}")
+        raise NotFoundError(f"no report {device_id_hex(device_id)} seq {seq}")
     return stored
 
 
@@ -39,13 +40,13 @@ def get_report(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
     signed = decode_report(stored.raw)
     report = signed.report
     return {
-        "device": device_hex(stored.device_id),
+        "device": device_id_hex(stored.device_id),
         "seq": stored.seq,
         "received_at": stored.received_at,
         "cose": base64.b64encode(stored.raw).decode("ascii"),
         "decoded": {
             "version": report.version,
-            "device": device_hex(report.device_id),
+            "device": device_id_hex(report.device_id),
             "seq": report.seq,
             "start": report.start,
             "end": report.end,

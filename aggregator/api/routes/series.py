@@ -26,6 +26,7 @@ from aggregator.api.params import (
 )
 from aggregator.series.base import Aggregate
 from aggregator.series.points import SeriesPoint, series_key
+from fieldproof.identity import device_id_hex
 
 router = APIRouter(prefix="/v1", tags=["series"], dependencies=[Depends(researcher)])
 
@@ -90,17 +91,14 @@ def resolve_devices(context: ApiContext, device: list[str], bbox: str | None) ->
     ``None`` for every device."""
     chosen: list[str] | None = None
     if device:
-        chosen = ["0x" + d.hex() for d in parse_devices(device)]
+        chosen = [device_id_hex(d) for d in parse_devices(device)]
     if bbox is not None:
-        west, south, east, north = parse_bbox(bbox)
-        inside = [
-            item["device"]
-            for item in context.directory.summaries()
-            if item["location"] is not None
-            and west <= item["location"]["lon"] <= east
-            and south <= item["location"]["lat"] <= north
-        ]
-        chosen = inside if chosen is None else [d for d in chosen if d in set(inside)]
+        inside = context.directory.within(parse_bbox(bbox))
+        if chosen is None:
+            chosen = inside
+        else:
+            inside_set = set(inside)
+            chosen = [d for d in chosen if d in inside_set]
     return chosen
 
 
