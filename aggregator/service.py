@@ -44,11 +44,6 @@ from aggregator.series.projection import Projector
 log = logging.getLogger(__name__)
 
 
-def build_key_source(config: AggregatorConfig) -> KeySource:
-    """The key source the config names (allowlist file or DeviceRegistry)."""
-    return key_source_from_registry(config.registry)
-
-
 def key_source_from_registry(registry: RegistryConfig) -> KeySource:
     """The key source a ``registry`` config section names."""
     if registry.mode == "allowlist" and registry.allowlist is not None:
@@ -139,7 +134,11 @@ class Aggregator:
     def start(self, *, connect_timeout: float = 30.0) -> None:
         """Open the stores, connect, subscribe; returns once the first connection is up."""
         cfg = self.config
-        keys = self._key_source if self._key_source is not None else build_key_source(cfg)
+        keys = (
+            self._key_source
+            if self._key_source is not None
+            else key_source_from_registry(cfg.registry)
+        )
         self.ledger = open_ledger(cfg.ledger.url)
         self.reader = open_ledger(cfg.ledger.url, migrate=False)
         tracker = SequenceTracker()

@@ -13,17 +13,17 @@ common subset of both.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
-from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 from aggregator.anchoring.errors import AnchoringError, AnchoringValueError
+from aggregator.errors import AggregatorValueError
+from aggregator.ledger.sqlite import connect_sqlite
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS anchor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -90,13 +90,6 @@ _COLUMNS = (
 )
 
 
-def sqlite_path(url: str) -> str:
-    prefix = "sqlite:///"
-    if not url.startswith(prefix) or len(url) == len(prefix):
-        raise AnchoringValueError(f"anchor state {url!r}: expected sqlite:///PATH")
-    return url[len(prefix) :]
-
-
 class _Backend:
     """One connection and the few ways the two databases differ."""
 
@@ -123,16 +116,11 @@ class _Backend:
 class _Sqlite(_Backend):
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        path = sqlite_path(url)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        self.conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: "epoch closed with root R" must survive power loss before we send.
-        self.conn.execute("PRAGMA synchronous=FULL")
-        self.conn.execute("PRAGMA busy_timeout=30000")
+        try:
+            # FULL: "epoch closed with root R" must survive power loss before we send.
+            self.conn = connect_sqlite(url)
+        except AggregatorValueError as exc:
+            raise AnchoringValueError(f"anchor state {exc}") from exc
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:

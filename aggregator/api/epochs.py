@@ -18,7 +18,7 @@ from aggregator.anchoring.bundle import EpochBundle, ipfs_uri, read_bundle
 from aggregator.anchoring.errors import AnchoringError
 from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
 from aggregator.api.errors import NotFoundError, UnavailableError
-from aggregator.rewards.epoch import load_tree
+from aggregator.rewards.epoch import load_tree, owner_leaf
 from aggregator.rewards.errors import RewardValueError
 from fieldproof.merkle import StandardMerkleTree
 from fieldproof.verify import ReportProof
@@ -173,13 +173,10 @@ class EpochIndex:
         claim = None
         if latest is not None and latest.cumulative and owner in latest.cumulative:
             tree = self.reward_tree(latest)
-            if tree is not None and latest.reward_root is not None:
-                for index, (leaf_owner, amount) in tree.entries():
-                    if str(leaf_owner).lower() == owner.lower():
-                        claim = Claim(
-                            latest.epoch,
-                            latest.reward_root,
-                            int(amount),
-                            tuple(tree.get_proof(index)),
-                        )
+            leaf = None if tree is None else owner_leaf(tree, owner)
+            if tree is not None and leaf is not None and latest.reward_root is not None:
+                index, amount = leaf
+                claim = Claim(
+                    latest.epoch, latest.reward_root, amount, tuple(tree.get_proof(index))
+                )
         return OwnerRewards(owner, tuple(lines), previous, claim)

@@ -106,15 +106,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _request(url: str, key_env: str) -> Any:
-    headers = {"Accept": "*/*"}
+def api_request(url: str, key_env: str, *, timeout: float = TIMEOUT_S, accept: str = "*/*") -> Any:
+    """GET ``url`` with the API key from ``$key_env`` (if set); the open response.
+    HTTP and network errors become a :class:`FieldproofError` naming the endpoint."""
+    headers = {"Accept": accept}
     key = os.environ.get(key_env)
     if key:
         headers["X-API-Key"] = key
     request = urllib.request.Request(url, headers=headers)
     endpoint = url.partition("?")[0]
     try:
-        return urllib.request.urlopen(request, timeout=TIMEOUT_S)
+        return urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError as exc:
         detail = exc.read()[:500].decode("utf-8", "replace")
         with contextlib.suppress(ValueError, AttributeError):
@@ -144,7 +146,7 @@ def _query_series(args: argparse.Namespace) -> int:
             _write_json(base, params, args.api_key_env, out)
         else:
             url = f"{base}/v1/export?" + urllib.parse.urlencode([*params, ("format", args.format)])
-            with _request(url, args.api_key_env) as response:
+            with api_request(url, args.api_key_env) as response:
                 while chunk := response.read(CHUNK):
                     out.write(chunk)
     finally:
@@ -164,7 +166,7 @@ def _write_json(base: str, params: list[tuple[str, str]], key_env: str, out: Any
         url = f"{base}/v1/series?" + urllib.parse.urlencode(
             [*params, ("offset", str(offset)), ("limit", "10000")]
         )
-        with _request(url, key_env) as response:
+        with api_request(url, key_env) as response:
             page = json.loads(response.read())
         points.extend(page["points"])
         echo = {k: page[k] for k in ("metric", "start", "end", "every", "agg")}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from aggregator.cli.api import API_KEY_ENV
 from fieldproof.cli import group_parser
 from fieldproof.errors import FieldproofValueError
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
 
 OK_MARK = "\u2714"
 FAIL_MARK = "\u2718"
-API_KEY_ENV = "FIELDPROOF_API_KEY"
 API_TIMEOUT_S = 30.0
 KEY_HELP = (
     "transaction key source: keystore:PATH or env:VARNAME "
@@ -191,22 +191,12 @@ def _read_bytes(path: Path, what: str) -> bytes:
 
 
 def _fetch_json(url: str, key_env: str) -> Any:
-    import os
-    import urllib.error
-    import urllib.request
+    from aggregator.cli.api import api_request
 
-    headers = {"Accept": "application/json"}
-    key = os.environ.get(key_env)
-    if key:
-        headers["X-API-Key"] = key
-    request = urllib.request.Request(url, headers=headers)
+    with api_request(url, key_env, timeout=API_TIMEOUT_S, accept="application/json") as response:
+        body = response.read()
     try:
-        with urllib.request.urlopen(request, timeout=API_TIMEOUT_S) as response:
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise FieldproofValueError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError) as exc:
-        raise FieldproofValueError(f"{url}: {exc}") from exc
+        return json.loads(body)
     except json.JSONDecodeError as exc:
         raise FieldproofValueError(f"{url}: not JSON ({exc})") from exc
 
@@ -316,17 +306,17 @@ class _OwnerLeaf:
 
 def _owner_leaf(bundle_path: Path, owner_address: str) -> _OwnerLeaf:
     from aggregator.anchoring.bundle import read_bundle
-    from aggregator.rewards.epoch import checksum, load_tree
+    from aggregator.rewards.epoch import checksum, load_tree, owner_leaf
 
     _, bundle, dump = read_bundle(bundle_path)
     tree = None if dump is None else load_tree(dump)
     if tree is None:
         raise FieldproofValueError(f"bundle {bundle_path}: it records no reward tree")
     owner = checksum(owner_address)
-    for index, (address, cumulative) in tree.entries():
-        if address == owner:
-            return _OwnerLeaf(bundle.epoch, tree, owner, index, cumulative)
-    raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
+    leaf = owner_leaf(tree, owner)
+    if leaf is None:
+        raise FieldproofValueError(f"epoch {bundle.epoch}: no reward leaf for {owner}")
+    return _OwnerLeaf(bundle.epoch, tree, owner, *leaf)
 
 
 def _claim(args: argparse.Namespace) -> int:

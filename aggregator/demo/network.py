@@ -41,7 +41,7 @@ from aggregator.demo.devices import (
     stop_agent,
 )
 from aggregator.errors import AggregatorError
-from aggregator.rewards.epoch import load_tree
+from aggregator.rewards.epoch import load_tree, owner_leaf
 from aggregator.service import Aggregator
 from fieldproof.chain.backends import connect, prefunded_keys
 from fieldproof.chain.deploy import Deployment, deploy_all
@@ -389,12 +389,10 @@ class DemoNetwork:
             return
         token = self.deployment.token(self.w3)
         for owner in self.owners[:1]:
-            found = [
-                (i, amount) for i, (address, amount) in tree.entries() if address == owner.address
-            ]
-            if not found:
+            found = owner_leaf(tree, owner.address)
+            if found is None:
                 continue
-            index, cumulative = found[0]
+            index, cumulative = found
             # Any account may submit the claim; here the owner pays its own gas.
             distributor = self.deployment.distributor(self.w3, Sender(self.w3, owner))
             before = token.balance_of(owner.address)

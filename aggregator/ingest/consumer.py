@@ -91,7 +91,6 @@ class MqttConsumer:
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._generation = 0
-        self.connects = 0
         self._client = self._build(parts.scheme == "mqtts")
 
     def _build(self, tls: bool) -> mqtt.Client:
@@ -134,7 +133,6 @@ class MqttConsumer:
             log.error("broker refused the connection: %s", reason)
             return
         self._generation += 1
-        self.connects += 1
         # Subscribing on every connect restores the subscriptions after a reconnect.
         client.subscribe(subscriptions(self.config))
         self.connected.set()

@@ -17,7 +17,7 @@ from aggregator.ingest.reasons import WIRE_REASONS, Reason
 from aggregator.registry.keysource import KeySource
 from fieldproof.identity import PublicKeyVerifier
 from fieldproof.metrics import metric_for
-from fieldproof.wire import MAX_REPORT_SIZE, Record, Report, WireError, decode_report
+from fieldproof.wire import MAX_REPORT_SIZE, Record, WireError, decode_report
 
 TOPIC_ROOT = ("fp", "v1")
 COUNT_UNIT = "count"
@@ -34,8 +34,7 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
-    """A verified report to store. ``gap_after`` is the highest seq seen before a gap;
-    ``report`` is the decoded report (absent when it was verified in a worker process)."""
+    """A verified report to store. ``gap_after`` is the highest seq seen before a gap."""
 
     device_id: bytes
     seq: int
@@ -43,7 +42,6 @@ class Accepted:
     end: int
     digest: bytes
     gap_after: int | None = None
-    report: Report | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +218,7 @@ class Verifier:
             problem = _check_record(record, report.start, latest)
             if problem is not None:
                 return Rejected(problem.reason, problem.detail[:300], device_id, seq)
-        candidate = Accepted(device_id, seq, report.start, report.end, digest, None, report)
+        candidate = Accepted(device_id, seq, report.start, report.end, digest)
         return self._record(candidate) if sequence else candidate
 
     def _repeated(self, device_id: bytes, seq: int, digest: bytes) -> Verdict | None:
@@ -236,10 +234,9 @@ class Verifier:
         high = self.tracker.high(device_id)
         gap_after = high if high is not None and seq > high + 1 else None
         self.tracker.record(device_id, seq, candidate.digest)
-        return Accepted(
-            device_id, seq, candidate.start, candidate.end, candidate.digest, gap_after,
-            candidate.report,
-        )  # fmt: skip
+        if gap_after is None:
+            return candidate
+        return Accepted(device_id, seq, candidate.start, candidate.end, candidate.digest, gap_after)
 
     def sequence(self, candidate: Accepted) -> Verdict:
         """The sequence step for a report verified with ``sequence=False``."""

@@ -97,8 +97,5 @@ class VerifierPool:
         ]
         return lambda: [_expand(item) for future in futures for item in future.result()]
 
-    def check(self, items: list[Item]) -> list[Accepted | Rejected]:
-        return self.submit(items)()
-
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

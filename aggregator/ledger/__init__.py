@@ -13,8 +13,6 @@ from aggregator.ledger.models import (
 )
 from aggregator.ledger.sql import SqlLedger
 
-Ledger = SqlLedger
-
 __all__ = [
     "Batch",
     "DeadLetter",
@@ -22,7 +20,6 @@ __all__ = [
     "Gap",
     "HealthUpdate",
     "IncomingReport",
-    "Ledger",
     "SqlLedger",
     "StatusUpdate",
     "StoredReport",

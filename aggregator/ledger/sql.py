@@ -187,22 +187,24 @@ class SqlLedger:
                     ),
                     [(g.device_id, g.after_seq, g.seq, g.received_at) for g in batch.gaps],
                 )
-            for status in batch.statuses:
-                cursor.execute(
+            if batch.statuses:
+                cursor.executemany(
                     self._q(
                         "INSERT INTO devices (device, state, state_at) VALUES (?, ?, ?) "
                         "ON CONFLICT (device) DO UPDATE SET state = excluded.state, "
                         "state_at = excluded.state_at WHERE devices.state_at IS NULL "
                         "OR excluded.state_at >= devices.state_at"
                     ),
-                    (status.device_id, status.state, status.at),
+                    [(s.device_id, s.state, s.at) for s in batch.statuses],
                 )
-            for health in batch.healths:
-                cursor.execute(
+            if batch.healths:
+                cursor.executemany(
                     self._q("INSERT INTO health_log (device, at, payload) VALUES (?, ?, ?)"),
-                    (health.device_id, health.at, health.payload),
+                    [(h.device_id, h.at, h.payload) for h in batch.healths],
                 )
-                cursor.execute(
+                # Applied in message order, as the per-row statements were: the guard keeps
+                # the newest heartbeat of each device.
+                cursor.executemany(
                     self._q(
                         "INSERT INTO devices (device, health, health_at, last_seen) "
                         "VALUES (?, ?, ?, ?) "
@@ -212,7 +214,7 @@ class SqlLedger:
                         "THEN excluded.last_seen ELSE devices.last_seen END "
                         "WHERE devices.health_at IS NULL OR excluded.health_at >= devices.health_at"
                     ),
-                    (health.device_id, health.payload, health.at, health.at),
+                    [(h.device_id, h.payload, h.at, h.at) for h in batch.healths],
                 )
         return inserted
 

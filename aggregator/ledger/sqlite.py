@@ -18,6 +18,19 @@ def sqlite_path(url: str) -> str:
     return url[len(prefix) :]
 
 
+def connect_sqlite(url: str) -> sqlite3.Connection:
+    """An autocommit connection to the database at ``url`` (its folder made if needed)
+    in WAL mode with synchronous=FULL: what is committed survives power loss."""
+    path = sqlite_path(url)
+    if path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA synchronous=FULL")
+    connection.execute("PRAGMA busy_timeout=30000")
+    return connection
+
+
 class SqliteLedger(SqlLedger):
     dialect = "sqlite"
     types: ClassVar[dict[str, str]] = {
@@ -29,14 +42,6 @@ class SqliteLedger(SqlLedger):
     begin_sql = "BEGIN IMMEDIATE"
 
     def __init__(self, url: str) -> None:
-        path = sqlite_path(url)
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=30.0
-        )
-        connection.execute("PRAGMA journal_mode=WAL")
         # FULL: an acknowledged report must survive power loss, not only a crash.
-        connection.execute("PRAGMA synchronous=FULL")
-        connection.execute("PRAGMA busy_timeout=30000")
+        connection = connect_sqlite(url)
         super().__init__(url, connection)

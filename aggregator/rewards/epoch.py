@@ -126,7 +126,8 @@ def score_epoch(
     for owner, amount in previous_cumulative.items():
         if amount < 0:
             raise RewardValueError(f"rewards: cumulative of {owner} is negative")
-        previous[checksum(owner)] = previous.get(checksum(owner), 0) + amount
+        key = checksum(owner)
+        previous[key] = previous.get(key, 0) + amount
     scores = score_devices(bundle, params)
     weights: dict[str, int] = {}
     for score in scores:
@@ -141,11 +142,8 @@ def score_epoch(
     tree = (
         StandardMerkleTree.of(sorted(cumulative.items()), REWARD_LEAF_TYPES) if cumulative else None
     )
-    used_owners = {
-        device: owner
-        for device, owner in owner_of.items()
-        if device in {score.device_id for score in scores}
-    }
+    scored = {score.device_id for score in scores}
+    used_owners = {device: owner for device, owner in owner_of.items() if device in scored}
     return RewardEpoch(
         epoch=bundle.epoch,
         emission=emission,
@@ -205,3 +203,13 @@ def load_tree(dump: Mapping[str, Any]) -> StandardMerkleTree | None:
         return StandardMerkleTree.load(dict(data))
     except MerkleError as exc:
         raise RewardValueError(f"rewards: tree: {exc}") from exc
+
+
+def owner_leaf(tree: StandardMerkleTree, owner: str) -> tuple[int, int] | None:
+    """(index, cumulative amount) of ``owner``'s leaf in a reward tree (the address in
+    any letter case), or None when the tree has none."""
+    wanted = owner.lower()
+    for index, (address, cumulative) in tree.entries():
+        if str(address).lower() == wanted:
+            return index, int(cumulative)
+    return None

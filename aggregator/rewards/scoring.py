@@ -22,6 +22,7 @@ result decides an amount.
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -71,6 +72,21 @@ def median(values: Sequence[Fraction]) -> Fraction:
     if len(ordered) % 2:
         return ordered[middle]
     return (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _median_of_others(ordered: Sequence[Fraction], value: Fraction) -> Fraction:
+    """:func:`median` of the sorted ``ordered`` with one occurrence of ``value`` taken
+    out (the other devices' medians), without copying and sorting per device."""
+    skip = bisect_left(ordered, value)
+    count = len(ordered) - 1
+
+    def at(k: int) -> Fraction:
+        return ordered[k if k < skip else k + 1]
+
+    middle = count // 2
+    if count % 2:
+        return at(middle)
+    return (at(middle - 1) + at(middle)) / 2
 
 
 def _in_range(record: Record) -> bool | None:
@@ -162,9 +178,9 @@ def _agreement(devices: dict[bytes, _DeviceAcc], params: ScoringParams) -> dict[
         tolerance = (Fraction(metric.maximum) - Fraction(metric.minimum)) * Fraction(
             params.agreement_tolerance_ppm, SCALE
         )
+        ordered = sorted(by_device.values())
         for device_id, value in by_device.items():
-            others = [v for other, v in by_device.items() if other != device_id]
-            ratio = abs(value - median(others)) / tolerance
+            ratio = abs(value - _median_of_others(ordered, value)) / tolerance
             per_device[device_id].append(ONE / (1 + ratio * ratio))
     return {
         device_id: sum(scores, Fraction(0)) / len(scores)
@@ -196,7 +212,3 @@ def score_devices(
             )
         )
     return tuple(scores)
-
-
-def total_weight(scores: Iterable[DeviceScore]) -> int:
-    return sum(score.weight for score in scores)
