@@ -23,7 +23,7 @@ import numpy as np
 from edge_agent.analytics.lines import LineCounter
 from edge_agent.analytics.tracker import ByteTracker
 from edge_agent.detectors import create_detector
-from edge_agent.pipeline import PerceptionPipeline, camera_events
+from edge_agent.pipeline import PerceptionPipeline
 from edge_agent.sources import CameraConfig, Frame, open_camera
 
 VTEST = Path(__file__).resolve().parents[1] / "models" / "vtest.avi"
@@ -60,7 +60,7 @@ def serial_baseline(detector: Any, frames: int) -> dict[str, float]:
 
 def pipeline_run(detector: Any, frames: int, motion: bool) -> dict[str, Any]:
     cfg = camera(frames, motion)
-    events = camera_events(open_camera(cfg, video_time=True))
+    events = open_camera(cfg, video_time=True).events()
     pipeline = PerceptionPipeline(cfg, detector, origin=0.0)
     started = time.perf_counter()
     summaries = list(pipeline.run(e for e, _ in zip(events, range(frames), strict=False)))

@@ -19,7 +19,6 @@ from edge_agent.analytics.lines import LineCounter
 from edge_agent.analytics.tracker import ByteTracker, TrackState
 from edge_agent.analytics.zones import Zone
 from edge_agent.detectors.types import COCO_CLASSES, TRAFFIC_CLASSES, Detector
-from edge_agent.sources.camera import CameraSource
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import Frame, Offline, SourceEvent
 from edge_agent.sources.motion import MotionGate
@@ -191,8 +190,3 @@ class PerceptionPipeline:
             last = self.finish()
             if last is not None:
                 yield last
-
-
-def camera_events(source: CameraSource) -> Iterator[SourceEvent]:
-    """The source's events; decoding already runs ahead in the source's own thread."""
-    return source.events()

@@ -44,10 +44,6 @@ DRAIN_ON_STOP_S = 10.0
 WARM_UP_SHAPE = (480, 640, 3)
 
 
-def model_ref(detector: Detector) -> ModelRef:
-    return ModelRef(model_id=detector.model_id, sha256_prefix=bytes.fromhex(detector.sha256)[:8])
-
-
 class CameraWorker:
     """One camera's perception loop in its own thread."""
 
@@ -78,6 +74,7 @@ class CameraWorker:
 
         source = open_camera(self.camera, stop=self._stop)
         detector = self._detector()
+        model = ModelRef.from_sha256_hex(detector.model_id, detector.sha256)
         pipeline = PerceptionPipeline(self.camera, detector)
         last_frames, last_detect, last_processed = 0, 0.0, 0
         last_at = time.monotonic()
@@ -89,11 +86,12 @@ class CameraWorker:
                 current = self._detector()
                 if current is not detector:
                     detector = current
+                    model = ModelRef.from_sha256_hex(detector.model_id, detector.sha256)
                     pipeline.detector = current
                 connected = isinstance(event, Frame)
                 for summary in pipeline.process(event):
                     self._agent.submit(
-                        int(summary.start), int(summary.end), summary.records(), model_ref(detector)
+                        int(summary.start), int(summary.end), summary.records(), model
                     )
                 now = time.monotonic()
                 if now - last_at >= STATS_EVERY_S or isinstance(event, Offline):
@@ -255,23 +253,16 @@ class Runtime:
         self.agent.remote.on_cameras(self._replace_cameras)
 
     def _build(self, model_path: Path | None = None) -> Detector:
-        from edge_agent.detectors import create_detector, create_detector_from_config
+        from edge_agent.detectors import create_detector_from_config
         from edge_agent.detectors.config import NanoDetConfig
 
         section = self.config.detector or NanoDetConfig(type="nanodet")
         if model_path is None:
             installed = self.agent.remote.models.current()
             model_path = None if installed is None else installed.path
-        if model_path is None:
-            return create_detector_from_config(section)
-        return create_detector(
-            f"{section.type}:{model_path}",
-            providers=section.providers,
-            score_threshold=section.score_threshold,
-            classes=section.classes,
-            iou_threshold=section.iou_threshold,
-            fp16=section.fp16,
-        )
+        if model_path is not None:
+            section = section.model_copy(update={"model": str(model_path)})
+        return create_detector_from_config(section)
 
     def detector(self) -> Detector:
         with self._lock:

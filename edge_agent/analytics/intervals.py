@@ -138,10 +138,6 @@ class IntervalAggregator:
         start = self.origin + index * self.interval_s
         return _Bucket(start, start + self.interval_s)
 
-    @property
-    def current_start(self) -> float:
-        return self._bucket.start
-
     def advance(self, now: float) -> list[IntervalSummary]:
         """Close every interval that ends at or before ``now``."""
         closed = []

@@ -90,10 +90,9 @@ def _frames(args: argparse.Namespace, camera: Any) -> Any:
     """Frames of the file in video time, decoded one ahead of inference."""
     import itertools
 
-    from edge_agent.pipeline import camera_events
     from edge_agent.sources import open_camera
 
-    events = camera_events(open_camera(camera, video_time=True))
+    events = open_camera(camera, video_time=True).events()
     if args.max_frames is not None:
         return itertools.islice(events, args.max_frames)
     return events
