@@ -15,7 +15,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NewType, Protocol, runtime_checkable
 
@@ -24,7 +24,6 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.asymmetric.utils import (
-    Prehashed,
     decode_dss_signature,
     encode_dss_signature,
 )
@@ -173,6 +172,16 @@ class DeviceKey:
     """A P-256 device key held in memory; implements :class:`Signer`."""
 
     private_key: ec.EllipticCurvePrivateKey
+    # Derived once: every report signed checks the signer's device id.
+    _public_key: bytes = field(init=False, repr=False, compare=False)
+    _device_id: DeviceId = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        public_key = self.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+        object.__setattr__(self, "_public_key", public_key)
+        object.__setattr__(self, "_device_id", device_id_from_public_key(public_key))
 
     @classmethod
     def generate(cls) -> DeviceKey:
@@ -186,13 +195,11 @@ class DeviceKey:
 
     @property
     def public_key(self) -> bytes:
-        return self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
-        )
+        return self._public_key
 
     @property
     def device_id(self) -> DeviceId:
-        return device_id_from_public_key(self.public_key)
+        return self._device_id
 
     @property
     def did(self) -> str:
@@ -200,10 +207,6 @@ class DeviceKey:
 
     def sign(self, message: bytes) -> bytes:
         return _raw_low_s(self.private_key.sign(message, _ES256))
-
-    def sign_digest(self, digest: bytes) -> bytes:
-        """Sign a precomputed SHA-256 digest (what an on-chain P256 verifier checks)."""
-        return _raw_low_s(self.private_key.sign(digest, ec.ECDSA(Prehashed(hashes.SHA256()))))
 
     def to_pem(self, passphrase: bytes | None) -> bytes:
         """PKCS#8 PEM, encrypted with ``passphrase``; plaintext only when it is None."""

@@ -20,10 +20,6 @@ from eth_account.signers.local import LocalAccount
 from fieldproof.chain.errors import ChainValueError
 
 KEYSTORE_PASSPHRASE_ENV = "FIELDPROOF_KEYSTORE_PASSPHRASE"
-KEY_SOURCE_HELP = (
-    "key source: keystore:PATH (passphrase from "
-    f"{KEYSTORE_PASSPHRASE_ENV} or the terminal) or env:VARNAME (hex private key)"
-)
 
 
 def _from_env(name: str) -> LocalAccount:

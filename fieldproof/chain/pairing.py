@@ -18,12 +18,10 @@ from fieldproof.chain.errors import ChainValueError
 from fieldproof.chain.keysource import load_account
 from fieldproof.chain.pop import ProofOfPossession, sign_pop
 from fieldproof.chain.sender import Sender
-from fieldproof.identity import DeviceKey, Signer
+from fieldproof.identity import Signer
 
 
-def sign_pairing(
-    key: Signer | DeviceKey, registry: str, chain_id: int, owner: str, nonce: int
-) -> str:
+def sign_pairing(key: Signer, registry: str, chain_id: int, owner: str, nonce: int) -> str:
     """The signed pairing document (JSON text) a device hands to whoever registers it.
 
     It holds the proof of possession plus the uncompressed public key and the ``r||s``

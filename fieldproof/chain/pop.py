@@ -15,7 +15,7 @@ from eth_abi.abi import encode as abi_encode
 from eth_utils.address import to_checksum_address
 
 from fieldproof.chain.errors import ChainValueError
-from fieldproof.identity import DeviceKey, Signer, device_id_from_public_key, sha256
+from fieldproof.identity import Signer, device_id_from_public_key, sha256
 
 
 def pop_message(registry: str, chain_id: int, owner: str, device_id: bytes, nonce: int) -> bytes:
@@ -93,18 +93,15 @@ def _bytes32(text: Any, field: str) -> bytes:
 
 
 def sign_pop(
-    signer: Signer | DeviceKey, registry: str, chain_id: int, owner: str, nonce: int
+    signer: Signer, registry: str, chain_id: int, owner: str, nonce: int
 ) -> ProofOfPossession:
     """Sign the proof of possession with the device key (low-s, as P256 requires)."""
     public_key = signer.public_key
     device_id = device_id_from_public_key(public_key)
     registry = to_checksum_address(registry)
     owner = to_checksum_address(owner)
-    if isinstance(signer, DeviceKey):
-        signature = signer.sign_digest(pop_digest(registry, chain_id, owner, device_id, nonce))
-    else:
-        # Signer.sign hashes with SHA-256 itself: the same digest the contract checks.
-        signature = signer.sign(pop_message(registry, chain_id, owner, device_id, nonce))
+    # Signer.sign hashes with SHA-256 itself: the digest the contract checks (pop_digest).
+    signature = signer.sign(pop_message(registry, chain_id, owner, device_id, nonce))
     return ProofOfPossession(
         registry=registry,
         chain_id=chain_id,
