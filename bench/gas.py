@@ -57,14 +57,12 @@ def _rpc_ok(url: str) -> bool:
 
 
 def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
-    import socket
+    from aggregator.demo.broker import free_port
 
     binary = ROOT / "node_modules" / ".bin" / "anvil"
     if not binary.exists():
         sys.exit("anvil not found: run `npm ci`")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [str(binary), "--port", str(port), "--hardfork", "osaka", "--silent"],
         stdout=subprocess.DEVNULL,

@@ -32,6 +32,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from aggregator.demo.broker import free_port
 from edge_agent.link import DeviceTopics, LinkConfig
 from edge_agent.link.session import ReportLink
 from edge_agent.outbox import Outbox, OutboxConfig
@@ -39,13 +40,6 @@ from fieldproof.identity import DeviceKey
 from fieldproof.wire import Record, Report, sign_report
 
 WINDOW = 100
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 class Broker:

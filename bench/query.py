@@ -39,18 +39,12 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from aggregator.demo.broker import free_port  # noqa: E402 - after the path is set
+
 DEVICES = 1_000
 DAYS = 30
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z, a day boundary
 DAY = 86_400
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Influxd:
@@ -60,11 +54,11 @@ class Influxd:
         binary = shutil.which("influxd") or "/usr/bin/influxd"
         if not Path(binary).exists():
             raise SystemExit("influxd not found; install it with: apt-get install influxdb")
-        self.port = _free_port()
+        self.port = free_port()
         config = directory / "influxdb.conf"
         config.write_text(
             "reporting-disabled = true\n"
-            f'bind-address = "127.0.0.1:{_free_port()}"\n'
+            f'bind-address = "127.0.0.1:{free_port()}"\n'
             f'[meta]\n  dir = "{directory}/meta"\n'
             f'[data]\n  dir = "{directory}/data"\n  wal-dir = "{directory}/wal"\n'
             "  query-log-enabled = false\n"

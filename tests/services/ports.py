@@ -10,13 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.demo.broker import free_port
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+__all__ = ["free_port", "require_binary"]
 
 
 def require_binary(name: str, install_hint: str, extra_dirs: tuple[str, ...] = ()) -> Path:
