@@ -36,9 +36,9 @@ SCORED_DEVICES, SCORED_REPORTS_EACH = 100, 100
 
 def scoring_seconds() -> tuple[float, float]:
     """Seconds to build the bundle of, and to score, an epoch of 10,000 signed reports."""
-    from aggregator.anchoring.bundle import BundleReport, build_bundle
-    from aggregator.rewards.epoch import score_epoch
+    from fieldproof.bundle import BundleReport, build_bundle
     from fieldproof.identity import DeviceKey
+    from fieldproof.rewards.tree import score_epoch
     from fieldproof.wire import Record, Report, sign_report
 
     rng = random.Random(11)

@@ -57,7 +57,7 @@ def _rpc_ok(url: str) -> bool:
 
 
 def _start_anvil() -> tuple[subprocess.Popen[bytes], str]:
-    from aggregator.demo.broker import free_port
+    from demo.broker import free_port
 
     binary = ROOT / "node_modules" / ".bin" / "anvil"
     if not binary.exists():

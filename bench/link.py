@@ -32,7 +32,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from aggregator.demo.broker import free_port
+from demo.broker import free_port
 from edge_agent.link import DeviceTopics, LinkConfig
 from edge_agent.link.session import ReportLink
 from edge_agent.outbox import Outbox, OutboxConfig

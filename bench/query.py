@@ -39,7 +39,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from aggregator.demo.broker import free_port  # noqa: E402 - after the path is set
+from demo.broker import free_port  # noqa: E402 - after the path is set
 
 DEVICES = 1_000
 DAYS = 30

@@ -20,11 +20,11 @@ from edge_agent.health.sdnotify import notify, watchdog_interval_s
 from edge_agent.health.snapshot import HealthCollector, HealthSnapshot, render_prometheus
 from edge_agent.health.stats import StatsRegistry
 from edge_agent.link.session import ReportLink
-from edge_agent.link.topics import DeviceTopics
 from edge_agent.outbox import Outbox
 from edge_agent.remote.control import RemoteControl, UpdateOutcome
 from edge_agent.remote.models import Activate, ModelUpdater, WarmUp
 from fieldproof.identity import Signer, device_id_hex
+from fieldproof.protocol import DeviceTopics
 from fieldproof.wire import ModelRef, Record, Report, sign_report
 
 log = logging.getLogger(__name__)

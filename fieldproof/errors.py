@@ -25,3 +25,11 @@ class MerkleError(FieldproofValueError):
 
 class ConfigError(FieldproofValueError):
     """A configuration file is unreadable or invalid; the message names each key path."""
+
+
+class BundleError(FieldproofValueError):
+    """An epoch bundle is malformed or does not match its content identifier."""
+
+
+class RewardValueError(FieldproofValueError):
+    """A reward input (emission, owner, dump) is not acceptable."""

@@ -9,9 +9,5 @@ class AnchoringError(AggregatorError):
     """An epoch could not be closed, written or anchored."""
 
 
-class BundleError(AnchoringError, AggregatorValueError):
-    """An epoch bundle is malformed or does not match its content identifier."""
-
-
 class AnchoringValueError(AnchoringError, AggregatorValueError):
     """A setting of the anchorer is not acceptable."""

@@ -19,7 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from aggregator.anchoring.bundle import (
+from aggregator.anchoring.chain import AnchorChain
+from aggregator.anchoring.errors import AnchoringError, AnchoringValueError
+from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
+from fieldproof.bundle import (
     BundleReport,
     EpochBundle,
     build_bundle,
@@ -27,11 +30,8 @@ from aggregator.anchoring.bundle import (
     ipfs_uri,
     write_bundle,
 )
-from aggregator.anchoring.chain import AnchorChain
-from aggregator.anchoring.errors import AnchoringError, AnchoringValueError
-from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
-from aggregator.rewards.epoch import score_epoch
-from aggregator.rewards.scoring import DEFAULT_PARAMS, ScoringParams
+from fieldproof.rewards.scoring import DEFAULT_PARAMS, ScoringParams
+from fieldproof.rewards.tree import score_epoch
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aggregator.anchoring.bundle import EpochBundle, ipfs_uri, read_bundle
 from aggregator.anchoring.errors import AnchoringError
 from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
 from aggregator.api.errors import NotFoundError, UnavailableError
-from aggregator.rewards.epoch import load_tree, owner_leaf
-from aggregator.rewards.errors import RewardValueError
+from fieldproof.bundle import EpochBundle, ipfs_uri, read_bundle
+from fieldproof.errors import RewardValueError
 from fieldproof.merkle import StandardMerkleTree
+from fieldproof.rewards.tree import load_tree, owner_leaf
 from fieldproof.verify import ReportProof
 
 

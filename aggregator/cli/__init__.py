@@ -14,10 +14,12 @@ from fieldproof.cli import group_parser
 
 COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.ingest",
-    "aggregator.cli.trust",
+    "aggregator.cli.anchor",
     "aggregator.cli.api",
-    "aggregator.cli.demo",
 )
+
+# The extra that installs what these commands run.
+ROLE_EXTRA = "aggregator"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -31,12 +31,13 @@ from paho.mqtt.properties import Properties
 
 from aggregator.config import MqttConfig
 from aggregator.errors import AggregatorValueError
+from fieldproof.protocol import TopicKind, device_filter, shared_filter
 
 log = logging.getLogger(__name__)
 
-REPORT_FILTER = "fp/v1/+/report"
-HEALTH_FILTER = "fp/v1/+/health"
-STATUS_FILTER = "fp/v1/+/status"
+REPORT_FILTER = device_filter(TopicKind.REPORT)
+HEALTH_FILTER = device_filter(TopicKind.HEALTH)
+STATUS_FILTER = device_filter(TopicKind.STATUS)
 
 
 class Message(NamedTuple):
@@ -63,8 +64,11 @@ def default_client_id() -> str:
 def subscriptions(config: MqttConfig) -> list[tuple[str, int]]:
     """The (filter, qos) pairs the aggregator subscribes to."""
     if config.protocol == "5":
-        share = f"$share/{config.group}/"
-        return [(share + REPORT_FILTER, 1), (share + HEALTH_FILTER, 1), (STATUS_FILTER, 1)]
+        return [
+            (shared_filter(config.group, TopicKind.REPORT), 1),
+            (shared_filter(config.group, TopicKind.HEALTH), 1),
+            (STATUS_FILTER, 1),
+        ]
     return [(REPORT_FILTER, 1), (HEALTH_FILTER, 1), (STATUS_FILTER, 1)]
 
 

@@ -17,9 +17,9 @@ from aggregator.ingest.reasons import WIRE_REASONS, Reason
 from aggregator.registry.keysource import KeySource
 from fieldproof.identity import PublicKeyVerifier
 from fieldproof.metrics import metric_for
+from fieldproof.protocol import DeviceTopic
 from fieldproof.wire import MAX_REPORT_SIZE, Record, WireError, decode_report
 
-TOPIC_ROOT = ("fp", "v1")
 COUNT_UNIT = "count"
 
 
@@ -67,10 +67,10 @@ Verdict = Accepted | Duplicate | Rejected
 
 def device_from_topic(topic: str, kind: str = "report") -> str | None:
     """The ``<device>`` part of ``fp/v1/<device>/<kind>``, or None for another shape."""
-    parts = topic.split("/")
-    if len(parts) != 4 or (parts[0], parts[1]) != TOPIC_ROOT or parts[3] != kind:
+    parsed = DeviceTopic.parse(topic)
+    if parsed is None or parsed.kind.value != kind:
         return None
-    return parts[2].lower()
+    return parsed.device
 
 
 class SequenceTracker:

@@ -7,7 +7,6 @@ every refusal becomes a dead letter in the same transaction as the batch's repor
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
@@ -35,8 +34,10 @@ from aggregator.ledger.models import (
 )
 from aggregator.ledger.sql import SqlLedger
 from aggregator.metrics import IngestMetrics
+from fieldproof import protocol
 from fieldproof.errors import FieldproofError
 from fieldproof.identity import parse_device_id
+from fieldproof.protocol.payloads import PayloadError
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +49,11 @@ Checked = Callable[[], dict[int, Verdict]]
 
 
 def parse_status(payload: bytes) -> str | None:
-    """``online``/``offline`` from a plain or JSON (``{"state": ...}``) status payload."""
-    text = payload[:1024].decode("utf-8", "replace").strip()
-    if text in STATES:
-        return text
+    """``online``/``offline`` from a status document (:class:`StatusPayload`), or None."""
     try:
-        data = json.loads(text)
-    except ValueError:
+        return protocol.parse_status(payload).state
+    except PayloadError:
         return None
-    if isinstance(data, dict):
-        for key in ("state", "status"):
-            if data.get(key) in STATES:
-                return str(data[key])
-    return None
 
 
 class BatchBuilder:

@@ -13,6 +13,9 @@ from fieldproof.cli import group_parser
 
 COMMAND_MODULES: tuple[str, ...] = ("edge_agent.cli.perception", "edge_agent.cli.operations")
 
+# The extra that installs what these commands run.
+ROLE_EXTRA = "edge"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     agent = group_parser(subparsers, "agent", "Run and inspect the edge agent.")

@@ -4,6 +4,6 @@ from __future__ import annotations
 
 from edge_agent.link.config import LinkConfig, TlsConfig
 from edge_agent.link.errors import LinkError
-from edge_agent.link.topics import DeviceTopics
+from fieldproof.protocol import DeviceTopics
 
 __all__ = ["DeviceTopics", "LinkConfig", "LinkError", "TlsConfig"]

@@ -20,10 +20,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from edge_agent.link.backoff import ReconnectBackoff
 from edge_agent.link.config import LinkConfig
 from edge_agent.link.errors import LinkError
-from edge_agent.link.topics import DeviceTopics
+from fieldproof.backoff import Backoff
+from fieldproof.protocol import DeviceTopics
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class MqttLink:
         self._connects = 0
         self._disconnects = 0
         self._last_error: str | None = None
-        self._backoff = ReconnectBackoff(config.reconnect_initial_s, config.reconnect_max_s)
+        self._backoff = Backoff(config.reconnect_policy())
         self._client = self._build_client(offline_payload)
 
     def _build_client(self, offline_payload: bytes) -> mqtt.Client:

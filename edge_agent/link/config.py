@@ -8,9 +8,13 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
+from fieldproof.backoff import BackoffPolicy
 from fieldproof.config import ConfigModel
 
 DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+# Up to a fifth off each reconnect delay, so a fleet that lost its broker together
+# does not come back in lockstep.
+RECONNECT_JITTER = 0.2
 
 
 class TlsConfig(ConfigModel):
@@ -51,8 +55,12 @@ class LinkConfig(ConfigModel):
         ge=0,
         description="How long the broker keeps the session (and queued config) while away.",
     )
-    reconnect_initial_s: float = Field(default=0.5, gt=0.0, description="First reconnect delay.")
-    reconnect_max_s: float = Field(default=30.0, gt=0.0, description="Cap on reconnect delays.")
+    reconnect_initial_s: float = Field(
+        default=0.5, gt=0.0, allow_inf_nan=False, description="First reconnect delay."
+    )
+    reconnect_max_s: float = Field(
+        default=30.0, gt=0.0, allow_inf_nan=False, description="Cap on reconnect delays."
+    )
     max_in_flight: int = Field(
         default=100, ge=1, le=65_000, description="Reports published but not yet acknowledged."
     )
@@ -75,6 +83,12 @@ class LinkConfig(ConfigModel):
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ValueError("reconnect_max_s must not be below reconnect_initial_s")
         return self
+
+    def reconnect_policy(self) -> BackoffPolicy:
+        """The backoff between reconnect attempts."""
+        return BackoffPolicy(
+            self.reconnect_initial_s, self.reconnect_max_s, jitter=RECONNECT_JITTER
+        )
 
     @property
     def host(self) -> str:

@@ -9,8 +9,8 @@ from typing import Any
 from edge_agent.link.client import LinkState, MessageCallback, MqttLink
 from edge_agent.link.config import LinkConfig
 from edge_agent.link.pump import OutboxPump, PumpStats
-from edge_agent.link.topics import DeviceTopics
 from edge_agent.outbox import Outbox
+from fieldproof.protocol import DeviceTopics
 
 OFFLINE = {"state": "offline"}
 

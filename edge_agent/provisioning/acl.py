@@ -11,11 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from fieldproof.protocol import TopicKind, device_filter
+
 DEVICE_PATTERNS: tuple[str, ...] = (
-    "pattern write fp/v1/%u/report",
-    "pattern write fp/v1/%u/status",
-    "pattern write fp/v1/%u/health",
-    "pattern read fp/v1/%u/config",
+    f"pattern write {device_filter(TopicKind.REPORT, '%u')}",
+    f"pattern write {device_filter(TopicKind.STATUS, '%u')}",
+    f"pattern write {device_filter(TopicKind.HEALTH, '%u')}",
+    f"pattern read {device_filter(TopicKind.CONFIG, '%u')}",
 )
 
 Access = Literal["read", "write", "readwrite"]
@@ -40,17 +42,17 @@ class ServiceUser:
 AGGREGATOR = ServiceUser(
     "aggregator",
     (
-        TopicGrant("read", "fp/v1/+/report"),
-        TopicGrant("read", "fp/v1/+/status"),
-        TopicGrant("read", "fp/v1/+/health"),
+        TopicGrant("read", device_filter(TopicKind.REPORT)),
+        TopicGrant("read", device_filter(TopicKind.STATUS)),
+        TopicGrant("read", device_filter(TopicKind.HEALTH)),
     ),
 )
 OPERATOR = ServiceUser(
     "operator",
     (
-        TopicGrant("readwrite", "fp/v1/+/config"),
-        TopicGrant("read", "fp/v1/+/status"),
-        TopicGrant("read", "fp/v1/+/health"),
+        TopicGrant("readwrite", device_filter(TopicKind.CONFIG)),
+        TopicGrant("read", device_filter(TopicKind.STATUS)),
+        TopicGrant("read", device_filter(TopicKind.HEALTH)),
     ),
 )
 

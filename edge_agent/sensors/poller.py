@@ -12,8 +12,11 @@ from collections.abc import Callable, Sequence
 
 from edge_agent.errors import AgentError
 from edge_agent.sensors.types import Reading, SensorDriver
+from fieldproof.backoff import Backoff, BackoffPolicy
 
 log = logging.getLogger(__name__)
+
+DEFAULT_BACKOFF = BackoffPolicy(initial_s=1.0, max_s=60.0, jitter=0.2)
 
 
 class SensorPoller:
@@ -25,16 +28,14 @@ class SensorPoller:
         on_readings: Callable[[str, Sequence[Reading]], None],
         *,
         period_s: float = 0.0,
-        min_backoff_s: float = 1.0,
-        max_backoff_s: float = 60.0,
+        backoff: BackoffPolicy = DEFAULT_BACKOFF,
         stop: threading.Event | None = None,
     ) -> None:
         self.driver = driver
         self.stop = stop or threading.Event()
         self._on_readings = on_readings
         self._period_s = period_s
-        self._min_backoff_s = min_backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._backoff = Backoff(backoff)
         self.delays: list[float] = []
         self._thread = threading.Thread(target=self.run, name=f"sensor-{driver.name}", daemon=True)
 
@@ -48,18 +49,17 @@ class SensorPoller:
         self.driver.close()
 
     def run(self) -> None:
-        delay = 0.0
         while not self.stop.is_set():
             try:
                 readings = self.driver.read()
             except (AgentError, OSError) as exc:
                 self.driver.stats.errors += 1
-                delay = min(self._max_backoff_s, max(self._min_backoff_s, delay * 2.0))
+                delay = self._backoff.next_delay()
                 self.delays.append(delay)
                 log.warning("sensor %s: %s; retrying in %.2f s", self.driver.name, exc, delay)
                 self.stop.wait(delay)
                 continue
-            delay = 0.0
+            self._backoff.reset()
             if readings is None:
                 return
             if readings:

@@ -5,7 +5,6 @@ camera's ``share_frames`` flag (off by default) is the only switch that may
 ever allow it.
 """
 
-from edge_agent.sources.backoff import Backoff
 from edge_agent.sources.camera import CameraSource, open_camera
 from edge_agent.sources.capture import Capture, CaptureFactory, SourceKind, open_capture
 from edge_agent.sources.config import BackoffConfig, CameraConfig, MotionConfig
@@ -14,7 +13,6 @@ from edge_agent.sources.motion import MotionGate
 from edge_agent.sources.stream import CameraUnavailableError, StreamReader
 
 __all__ = [
-    "Backoff",
     "BackoffConfig",
     "CameraConfig",
     "CameraSource",

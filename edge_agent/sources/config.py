@@ -7,20 +7,27 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from edge_agent.analytics.config import LineConfig, TrackerConfig, ZoneConfig
+from fieldproof.backoff import BackoffPolicy
 from fieldproof.config import ConfigModel
 
 
 class BackoffConfig(ConfigModel):
     """Delays between reconnect attempts: ``initial_s * factor**n`` capped at ``max_s``."""
 
-    initial_s: float = Field(default=0.5, gt=0.0, description="Delay after the first failure.")
-    factor: float = Field(default=2.0, ge=1.0, description="Growth per further failure.")
-    max_s: float = Field(default=30.0, gt=0.0, description="Cap on any one delay.")
+    initial_s: float = Field(
+        default=0.5, gt=0.0, allow_inf_nan=False, description="Delay after the first failure."
+    )
+    factor: float = Field(
+        default=2.0, ge=1.0, allow_inf_nan=False, description="Growth per further failure."
+    )
+    max_s: float = Field(
+        default=30.0, gt=0.0, allow_inf_nan=False, description="Cap on any one delay."
+    )
     jitter: float = Field(
         default=0.1,
         ge=0.0,
         le=1.0,
-        description="Random share added to each delay so many cameras don't retry in step.",
+        description="Random share taken off each delay so many cameras don't retry in step.",
     )
     max_attempts: int | None = Field(
         default=None, ge=1, description="Give up after this many failed opens (None: never)."
@@ -31,6 +38,10 @@ class BackoffConfig(ConfigModel):
         if self.max_s < self.initial_s:
             raise ValueError("max_s must not be below initial_s")
         return self
+
+    def policy(self) -> BackoffPolicy:
+        """The backoff these settings describe."""
+        return BackoffPolicy(self.initial_s, self.max_s, self.factor, self.jitter)
 
 
 class MotionConfig(ConfigModel):

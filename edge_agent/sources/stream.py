@@ -21,7 +21,6 @@ import numpy as np
 import numpy.typing as npt
 
 from edge_agent.errors import AgentError
-from edge_agent.sources.backoff import Backoff
 from edge_agent.sources.capture import (
     Capture,
     CaptureFactory,
@@ -32,6 +31,7 @@ from edge_agent.sources.capture import (
 )
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import Frame, Offline, SourceEvent
+from fieldproof.backoff import Backoff
 
 # A stream that has delivered frames this long has recovered: the next failure
 # starts the backoff from the initial delay again.
@@ -90,7 +90,7 @@ class StreamReader:
         self._clock = clock
         self._sleep = sleep or self.stop.wait
         self._video_time = video_time and self.kind is SourceKind.FILE
-        self._backoff = Backoff(config.reconnect, rng)
+        self._backoff = Backoff(config.reconnect.policy(), None if rng is None else rng.random)
         self._delivered = 0
         self._last_frame_at: float | None = None
         # File looping: frames and seconds of the passes already played.

@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from web3 import Web3
 
 from fieldproof.chain.errors import ChainError, ChainValueError
+
+if TYPE_CHECKING:
+    from fieldproof.chain.deploy import Deployment
 
 ETH_TESTER_SCHEME = "eth-tester"
 HTTP_TIMEOUT_S = 30.0
@@ -19,6 +23,14 @@ HTTP_TIMEOUT_S = 30.0
 
 def _eth_tester(url: str) -> Web3:
     from web3 import EthereumTesterProvider
+
+    try:
+        import eth_tester  # noqa: F401
+    except ImportError as exc:
+        raise ChainValueError(
+            f"chain URL {url!r}: the in-process chain needs the demo extra: "
+            "pip install 'fieldproof[demo]'"
+        ) from exc
 
     return Web3(EthereumTesterProvider())
 
@@ -67,3 +79,18 @@ def prefunded_keys(w3: Web3) -> list[bytes]:
     if tester is None:
         raise ChainValueError("the eth-tester provider has no chain")
     return [key.to_bytes() for key in tester.backend.account_keys]
+
+
+def connect_deployment(rpc: str, deployment: Deployment) -> Web3:
+    """A JSON-RPC node on the deployment's chain; eth-tester:// lives inside one process only."""
+    if rpc.startswith(f"{ETH_TESTER_SCHEME}:"):
+        raise ChainValueError(
+            f"--rpc {rpc}: the in-process chain exists only inside the process that made it; "
+            "give the URL of a node (anvil, a testnet, mainnet)"
+        )
+    w3 = connect(rpc)
+    if int(w3.eth.chain_id) != deployment.chain_id:
+        raise ChainValueError(
+            f"--rpc {rpc} is chain {w3.eth.chain_id}, the deployment is on {deployment.chain_id}"
+        )
+    return w3

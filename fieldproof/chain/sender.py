@@ -81,7 +81,12 @@ def _tester_revert_data(exc: Exception) -> bytes | str | None:
 
 def as_revert(exc: Exception, what: str, tx_hash: str | None = None) -> ChainRevertError | None:
     """The :class:`ChainRevertError` for a revert raised by web3; None for other errors."""
-    from eth_tester.exceptions import TransactionFailed
+    try:
+        from eth_tester.exceptions import TransactionFailed
+    except ImportError:  # the in-process chain is the [demo] extra; without it, no such error
+
+        class TransactionFailed(Exception):  # type: ignore[no-redef]  # noqa: N818
+            """Stands for eth-tester's revert where eth-tester is not installed."""
 
     data = getattr(exc, "data", None)
     if isinstance(exc, ContractCustomError | ContractPanicError) and isinstance(data, str):

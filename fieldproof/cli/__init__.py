@@ -1,9 +1,10 @@
 """The ``fieldproof`` command line.
 
-Each command group lives in its own module exposing ``register(subparsers)``; the
-groups are named here by module path and imported at start-up, so the shared core
-never imports the device or server packages statically. Group modules keep heavy
-imports inside their handlers so ``fieldproof --help`` stays fast.
+Command groups register through the ``fieldproof.commands`` entry points: the core's
+own groups and each role's (``agent``, ``aggregator``, ``demo``, …). A role's module
+names the extra that brings what it runs (``ROLE_EXTRA``); the core names no app. An
+install without a role lacks its commands, and calling one says which extra adds it.
+Group modules keep heavy imports inside their handlers so ``--help`` stays fast.
 """
 
 from __future__ import annotations
@@ -12,20 +13,36 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 
 from fieldproof import __version__
+from fieldproof.cli.extras import missing_requirements
 from fieldproof.errors import FieldproofError
 
 Handler = Callable[[argparse.Namespace], int]
+ENTRY_POINT_GROUP = "fieldproof.commands"
+DISTRIBUTION = "fieldproof"
 
-COMMAND_GROUPS: tuple[str, ...] = (
-    "fieldproof.cli.keys",
-    "fieldproof.cli.report",
-    "fieldproof.cli.merkle",
-    "fieldproof.cli.chain",
-    "edge_agent.cli",
-    "aggregator.cli",
-)
+
+def _entry_points() -> list[metadata.EntryPoint]:
+    return sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)
+
+
+def _missing_role(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    extra: str,
+    missing: Sequence[str],
+) -> None:
+    """A command that only says which extra installs it."""
+    spec = f"{DISTRIBUTION}[{extra}]"
+    message = (
+        f"'{name}' is not installed here (missing: {', '.join(missing)}); "
+        f"install it with: pip install '{spec}'"
+    )
+    command = subparsers.add_parser(name, help=f"(not installed: pip install '{spec}')")
+    command.add_argument("rest", nargs=argparse.REMAINDER, help=argparse.SUPPRESS)
+    command.set_defaults(handler=lambda _args: fail(message))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,8 +52,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"fieldproof {__version__}")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    for module_name in COMMAND_GROUPS:
-        importlib.import_module(module_name).register(subparsers)
+    registered: set[str] = set()
+    for entry in _entry_points():
+        module = importlib.import_module(entry.module)
+        extra: str | None = getattr(module, "ROLE_EXTRA", None)
+        missing = [] if extra is None else missing_requirements(DISTRIBUTION, [extra])
+        if missing:
+            _missing_role(subparsers, entry.name, extra or "", missing)
+        elif entry.module not in registered:
+            # Several commands may name one module; it registers them all at once.
+            registered.add(entry.module)
+            module.register(subparsers)
     return parser
 
 

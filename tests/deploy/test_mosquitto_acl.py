@@ -105,7 +105,9 @@ def test_device_confined_to_its_own_topics(tmp_path: Path) -> None:
 
         # B's own traffic and the operator's config for B never reach A.
         assert not device_b.publish(f"fp/v1/{b}/report", b"b-report").is_failure
-        assert not device_b.publish(f"fp/v1/{b}/status", b"online", retain=True).is_failure
+        assert not device_b.publish(
+            f"fp/v1/{b}/status", b'{"state": "online"}', retain=True
+        ).is_failure
         assert not operator.publish(f"fp/v1/{b}/config", b"cfg", retain=True).is_failure
         assert _wait(lambda: (f"fp/v1/{b}/report", b"b-report") in aggregator.messages)
         assert _wait(lambda: (f"fp/v1/{b}/config", b"cfg") in device_b.messages)

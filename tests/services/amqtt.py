@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from aggregator.demo.broker import start_amqtt
+from demo.broker import start_amqtt
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.demo.broker import free_port
+from demo.broker import free_port
 
 __all__ = ["free_port", "require_binary"]
 

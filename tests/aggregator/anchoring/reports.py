@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aggregator.anchoring.bundle import BundleReport
+from fieldproof.bundle import BundleReport
 from fieldproof.identity import DeviceKey
 from fieldproof.wire import Record, Report, sign_report
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import pytest
 from eth_hash.auto import keccak
 
-from aggregator.anchoring.bundle import read_bundle
 from aggregator.anchoring.chain import ContractChain
 from aggregator.anchoring.errors import AnchoringError
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
 from aggregator.anchoring.state import AnchorState, EpochStatus
 from aggregator.ledger import Batch, IncomingReport, SqlLedger, open_ledger
-from aggregator.rewards.epoch import load_tree, rescore
+from fieldproof.bundle import read_bundle
 from fieldproof.chain.errors import ChainError
+from fieldproof.rewards.tree import load_tree, rescore
 from fieldproof.verify import STEP_REGISTERED, STEP_SIGNATURE, all_ok, verify
 from tests.aggregator.anchoring.chainenv import BACKENDS, OWNER_A, OWNER_B, ChainEnv, make_env
 from tests.aggregator.anchoring.reports import KEYS, signed

@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 
 from aggregator.api import ApiConfig, ApiKeyConfig, create_app
 from aggregator.api.ratelimit import RateLimiter
-from aggregator.rewards.epoch import REWARD_LEAF_TYPES
 from fieldproof.merkle import StandardMerkleTree
+from fieldproof.rewards.tree import REWARD_LEAF_TYPES
 from fieldproof.verify import ReportProof, all_ok, verify
 from fieldproof.wire import decode_report
 from tests.aggregator.anchoring.chainenv import OWNER_A

@@ -61,7 +61,7 @@ def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_pat
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect("127.0.0.1", mosquitto.port)
     client.loop_start()
-    client.publish(status_topic, b"online", qos=1, retain=True).wait_for_publish(5)
+    client.publish(status_topic, b'{"state": "online"}', qos=1, retain=True).wait_for_publish(5)
     aggregator = Aggregator(config)
     aggregator.start()
     try:

@@ -1,35 +1,21 @@
-"""Pure parts of the link: reconnect backoff, topic names, config validation."""
+"""Pure parts of the link: reconnect policy, topic names, config validation."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from edge_agent.link import DeviceTopics, LinkConfig
-from edge_agent.link.backoff import ReconnectBackoff
 from fieldproof.config import parse_config
 from fieldproof.errors import ConfigError
 from fieldproof.identity import DeviceKey, device_id_hex
 
 
-def test_backoff_grows_then_caps_and_resets() -> None:
-    backoff = ReconnectBackoff(initial_s=0.5, max_s=4.0, jitter=0.0)
-    assert [backoff.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    backoff.reset()
-    assert backoff.next_delay() == 0.5
-
-
-@given(st.integers(0, 200), st.floats(0.0, 1.0), st.integers(0, 2**32))
-def test_backoff_never_exceeds_cap(failures: int, jitter: float, seed: int) -> None:
-    backoff = ReconnectBackoff(
-        initial_s=0.1, max_s=30.0, jitter=jitter, rng=random.Random(seed), failures=failures
-    )
-    delay = backoff.next_delay()
-    assert 0.0 <= delay <= 30.0
-    assert delay >= min(30.0, 0.1 * 2.0 ** min(failures, 64)) * (1.0 - jitter) - 1e-9
+def test_reconnect_policy_follows_the_config() -> None:
+    config = LinkConfig(reconnect_initial_s=0.1, reconnect_max_s=2.0)
+    policy = config.reconnect_policy()
+    assert (policy.initial_s, policy.max_s) == (0.1, 2.0)
+    assert policy.ceiling(100_000) == 2.0
+    assert 0.0 < policy.jitter < 1.0
 
 
 def test_topics_use_hex_device_id() -> None:

@@ -9,6 +9,7 @@ from edge_agent.sensors.intervals import SensorAggregator
 from edge_agent.sensors.poller import SensorPoller
 from edge_agent.sensors.replay import ReplayConfig, ReplayDriver
 from edge_agent.sensors.types import DriverStats, Reading
+from fieldproof.backoff import BackoffPolicy
 
 
 def test_means_per_interval_with_health() -> None:
@@ -93,7 +94,7 @@ def test_poller_backs_off_on_errors_and_survives() -> None:
     driver = FlakyDriver()
     got: list[Sequence[Reading]] = []
     poller = SensorPoller(
-        driver, lambda _, r: got.append(r), min_backoff_s=0.01, max_backoff_s=0.03
+        driver, lambda _, r: got.append(r), backoff=BackoffPolicy(0.01, 0.03, jitter=0.0)
     )
     poller.run()  # in this thread: returns once the driver is exhausted
     assert poller.delays == [0.01, 0.02, 0.03]

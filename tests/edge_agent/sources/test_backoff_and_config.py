@@ -1,29 +1,19 @@
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from edge_agent.errors import AgentValueError
-from edge_agent.sources import Backoff, BackoffConfig, CameraConfig
+from edge_agent.sources import BackoffConfig, CameraConfig
 from edge_agent.sources.capture import SourceKind, redact_url, source_kind
 from fieldproof.config import parse_config
 from fieldproof.errors import ConfigError
 
 
-def test_delays_grow_and_are_capped() -> None:
-    backoff = Backoff(BackoffConfig(initial_s=0.5, factor=2.0, max_s=4.0, jitter=0.0))
-    assert [backoff.next_delay() for _ in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
-    backoff.reset()
-    assert backoff.next_delay() == 0.5
-
-
-def test_jitter_stays_within_share_and_cap() -> None:
-    cfg = BackoffConfig(initial_s=1.0, factor=2.0, max_s=8.0, jitter=0.2)
-    backoff = Backoff(cfg, random.Random(7))
-    delays = [backoff.next_delay() for _ in range(8)]
-    plain = [min(8.0, 2.0**i) for i in range(8)]
-    assert all(p <= d <= min(8.0, p * 1.2) for p, d in zip(plain, delays, strict=True))
+def test_reconnect_settings_make_the_policy() -> None:
+    cfg = BackoffConfig(initial_s=0.5, factor=3.0, max_s=4.0, jitter=0.25)
+    policy = cfg.policy()
+    assert (policy.initial_s, policy.factor, policy.max_s, policy.jitter) == (0.5, 3.0, 4.0, 0.25)
+    assert [policy.ceiling(n) for n in range(4)] == [0.5, 1.5, 4.0, 4.0]
 
 
 def test_source_kinds() -> None:

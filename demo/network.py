@@ -27,27 +27,27 @@ from typing import Any
 
 import yaml
 
-from aggregator.anchoring.bundle import ipfs_uri, read_bundle
 from aggregator.anchoring.chain import ContractChain
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
 from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
 from aggregator.config import AggregatorConfig
-from aggregator.demo.broker import DemoBroker, start_demo_broker
-from aggregator.demo.devices import (
+from aggregator.errors import AggregatorError
+from aggregator.service import Aggregator
+from demo.broker import DemoBroker, start_demo_broker
+from demo.devices import (
     DemoDevice,
     agent_config,
     create_device,
     start_agent,
     stop_agent,
 )
-from aggregator.errors import AggregatorError
-from aggregator.rewards.epoch import load_tree, owner_leaf
-from aggregator.service import Aggregator
+from fieldproof.bundle import ipfs_uri, read_bundle
 from fieldproof.chain.backends import connect, prefunded_keys
 from fieldproof.chain.deploy import Deployment, deploy_all
 from fieldproof.chain.pop import sign_pop
 from fieldproof.chain.sender import Sender
 from fieldproof.identity import device_id_hex
+from fieldproof.rewards.tree import load_tree, owner_leaf
 from fieldproof.verify import ContractView, all_ok, verify
 
 # Devices sit around the weather station whose data they replay (Greensboro, NC).

@@ -12,7 +12,7 @@ from typing import Any
 
 import yaml
 
-from aggregator.demo.broker import DemoBroker
+from demo.broker import DemoBroker
 from fieldproof.identity import DeviceKey, save_key
 from fieldproof.metrics import CATALOGUE
 

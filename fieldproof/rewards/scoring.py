@@ -28,7 +28,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
-from aggregator.anchoring.bundle import EpochBundle
+from fieldproof.bundle import EpochBundle
 from fieldproof.metrics import metric_for
 from fieldproof.wire import Record, WireError, decode_report
 

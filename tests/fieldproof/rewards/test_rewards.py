@@ -6,10 +6,10 @@ from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.anchoring.bundle import BundleReport, build_bundle, decode_bundle, encode_bundle
-from aggregator.rewards.epoch import REWARD_LEAF_TYPES, rescore, score_epoch, split
-from aggregator.rewards.scoring import SCALE, covered_seconds, score_devices
+from fieldproof.bundle import BundleReport, build_bundle, decode_bundle, encode_bundle
 from fieldproof.merkle import StandardMerkleTree
+from fieldproof.rewards.scoring import SCALE, covered_seconds, score_devices
+from fieldproof.rewards.tree import REWARD_LEAF_TYPES, rescore, score_epoch, split
 from tests.aggregator.anchoring.reports import KEYS, signed
 
 OWNERS = (

@@ -17,11 +17,10 @@ from typing import Any
 
 from eth_utils.address import is_address, to_checksum_address
 
-from aggregator.anchoring.bundle import EpochBundle
-from aggregator.rewards.errors import RewardValueError
-from aggregator.rewards.scoring import DEFAULT_PARAMS, DeviceScore, ScoringParams, score_devices
-from fieldproof.errors import MerkleError
+from fieldproof.bundle import EpochBundle
+from fieldproof.errors import MerkleError, RewardValueError
 from fieldproof.merkle import StandardMerkleTree
+from fieldproof.rewards.scoring import DEFAULT_PARAMS, DeviceScore, ScoringParams, score_devices
 
 REWARD_LEAF_TYPES: tuple[str, ...] = ("address", "uint256")
 REWARD_FORMAT = "fieldproof-rewards-v1"

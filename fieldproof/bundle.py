@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aggregator.anchoring.errors import BundleError
 from fieldproof.cid import CidError, cid_v1, matches
-from fieldproof.errors import MerkleError
+from fieldproof.errors import BundleError, MerkleError
 from fieldproof.merkle import StandardMerkleTree
 from fieldproof.verify import DATA_LEAF_TYPES, ReportProof, data_leaf
 

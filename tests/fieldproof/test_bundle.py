@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aggregator.anchoring.bundle import (
+from fieldproof.bundle import (
     BundleReport,
     build_bundle,
     decode_bundle,
@@ -17,9 +17,9 @@ from aggregator.anchoring.bundle import (
     read_bundle,
     write_bundle,
 )
-from aggregator.anchoring.errors import BundleError
-from aggregator.rewards.epoch import score_epoch
 from fieldproof.cid import cid_v1
+from fieldproof.errors import BundleError
+from fieldproof.rewards.tree import score_epoch
 from fieldproof.verify import DATA_LEAF_TYPES, check_leaf
 from tests.aggregator.anchoring.reports import KEYS, signed
 from tests.fieldproof.oz_merkle import openzeppelin_trees

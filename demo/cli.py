@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+# The extra that installs what these commands run.
+ROLE_EXTRA = "demo"
+
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = subparsers.add_parser(
@@ -42,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from aggregator.demo.network import DemoOptions, DemoResult, result_json, run_demo, summary
     from aggregator.errors import AggregatorValueError
+    from demo.network import DemoOptions, DemoResult, result_json, run_demo, summary
 
     if not 1 <= args.devices <= 9:
         raise AggregatorValueError("--devices: must be between 1 and 9")

@@ -1,0 +1,99 @@
+"""``fieldproof verify``: check a report end to end against the chain, trusting no aggregator."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fieldproof.api_client import API_KEY_ENV, fetch_json
+from fieldproof.errors import FieldproofValueError
+
+if TYPE_CHECKING:
+    from fieldproof.verify import ReportProof
+
+OK_MARK = "\u2714"
+FAIL_MARK = "\u2718"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    verify = subparsers.add_parser(
+        "verify",
+        help="Verify a report end to end against the chain.",
+        description="Check that a report is signed by its device's registered key, that the "
+        "proof places it in its epoch's Merkle tree, that the tree's root is the one "
+        "anchored on-chain for that epoch, and that the device was registered at the time. "
+        "Give the report and proof as files (--report, --proof), or fetch them from an "
+        "aggregator's HTTP API (--device, --seq, --api): the API is not trusted, every "
+        "check runs here against the chain. Prints each step; exits 0 only if all hold.",
+    )
+    verify.add_argument("--report", type=Path, help="report file (COSE_Sign1)")
+    verify.add_argument("--proof", type=Path, help="proof file (JSON)")
+    verify.add_argument("--device", help="device id (0x + 64 hex digits), with --api")
+    verify.add_argument("--seq", type=int, help="sequence number, with --api")
+    verify.add_argument("--api", help="aggregator API base URL (http(s)://…)")
+    verify.add_argument(
+        "--api-key-env",
+        default=API_KEY_ENV,
+        help=f"environment variable holding the API key, if the API needs one ({API_KEY_ENV})",
+    )
+    verify.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
+    verify.add_argument("--deployment", required=True, type=Path, help="deployment.json")
+    verify.set_defaults(handler=_verify)
+
+
+def read_bytes(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise FieldproofValueError(f"{what} {path}: {exc.strerror}") from exc
+
+
+def _from_api(args: argparse.Namespace) -> tuple[bytes, ReportProof]:
+    import base64
+    import binascii
+
+    from fieldproof.identity import parse_device_id
+    from fieldproof.verify import ReportProof
+
+    device = "0x" + parse_device_id(args.device).hex()
+    base = args.api.rstrip("/")
+    report = fetch_json(f"{base}/v1/reports/{device}/{args.seq}", args.api_key_env)
+    try:
+        raw = base64.b64decode(report["cose"], validate=True)
+    except (KeyError, TypeError, binascii.Error, ValueError) as exc:
+        raise FieldproofValueError(f"{base}: the report has no base64 'cose' field") from exc
+    proof = ReportProof.from_json(
+        fetch_json(f"{base}/v1/proofs/{device}/{args.seq}", args.api_key_env)
+    )
+    return raw, proof
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from fieldproof.chain.backends import connect_deployment
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.verify import ContractView, ReportProof, all_ok, verify
+
+    by_file = args.report is not None or args.proof is not None
+    by_api = args.device is not None or args.seq is not None or args.api is not None
+    if by_file == by_api:
+        raise FieldproofValueError(
+            "verify: give either --report and --proof, or --device, --seq and --api"
+        )
+    if by_file:
+        if args.report is None or args.proof is None:
+            raise FieldproofValueError("verify: --report and --proof go together")
+        raw = read_bytes(args.report, "report")
+        proof = ReportProof.loads(read_bytes(args.proof, "proof").decode("utf-8", "replace"))
+    else:
+        if args.device is None or args.seq is None or args.api is None:
+            raise FieldproofValueError("verify: --device, --seq and --api go together")
+        raw, proof = _from_api(args)
+    deployment = Deployment.load(args.deployment)
+    w3 = connect_deployment(args.rpc, deployment)
+    steps = verify(raw, proof, ContractView(deployment.registry(w3), deployment.anchor(w3)))
+    for step in steps:
+        print(f"{OK_MARK if step.ok else FAIL_MARK} {step.name}: {step.detail}")
+    ok = all_ok(steps)
+    print("verified" if ok else "NOT verified")
+    return 0 if ok else 1

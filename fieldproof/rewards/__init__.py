@@ -1,0 +1,1 @@
+"""Reward scoring and the cumulative reward tree: re-runnable by anyone from an epoch bundle."""
