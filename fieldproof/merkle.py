@@ -24,12 +24,48 @@ HASH_SIZE = 32
 Value = tuple[Any, ...]
 
 
+def _abi_value(abi_type: str, value: Any) -> Any:
+    """``value`` as eth-abi takes it for ``abi_type``.
+
+    OpenZeppelin's library (through ethers) also takes integers as decimal or 0x-hex
+    strings and byte strings as 0x-hex; eth-abi does not, so those are converted here.
+    """
+    if abi_type.endswith("]"):
+        inner = abi_type[: abi_type.rindex("[")]
+        if isinstance(value, list | tuple):
+            return [_abi_value(inner, item) for item in value]
+        return value
+    if isinstance(value, str) and abi_type.startswith(("uint", "int")):
+        text = value.strip()
+        negative = text.startswith("-")
+        digits = text[1:] if negative else text
+        try:
+            number = int(digits, 16) if digits[:2].lower() == "0x" else int(digits, 10)
+        except ValueError as exc:
+            raise MerkleError(f"leaf: {value!r} is not an integer for {abi_type}") from exc
+        return -number if negative else number
+    if isinstance(value, str) and abi_type.startswith("bytes"):
+        if not value.startswith(("0x", "0X")):
+            raise MerkleError(f"leaf: {value!r} is not 0x-hex for {abi_type}")
+        try:
+            return bytes.fromhex(value[2:])
+        except ValueError as exc:
+            raise MerkleError(f"leaf: {value!r} is not 0x-hex for {abi_type}") from exc
+    return value
+
+
 def leaf_hash(types: Sequence[str], value: Sequence[Any]) -> bytes:
-    """keccak256(keccak256(abi.encode(types, value))): the standard leaf."""
+    """keccak256(keccak256(abi.encode(types, value))): the standard leaf.
+
+    Values may be given as OpenZeppelin's JS library takes them: integers also as
+    decimal or 0x-hex strings, byte strings also as 0x-hex.
+    """
     if len(types) != len(value):
         raise MerkleError(f"leaf: {len(value)} values for {len(types)} types {list(types)}")
     try:
-        encoded = abi_encode(list(types), list(value))
+        encoded = abi_encode(
+            list(types), [_abi_value(t, v) for t, v in zip(types, value, strict=True)]
+        )
     except (EncodingError, TypeError, ValueError, OverflowError) as exc:
         raise MerkleError(f"leaf: cannot encode {list(value)!r} as {list(types)}: {exc}") from exc
     return bytes(keccak(keccak(encoded)))

@@ -42,18 +42,9 @@ from fieldproof.protocol.payloads import PayloadError
 log = logging.getLogger(__name__)
 
 MAX_HEALTH_BYTES = 8192
-STATES = ("online", "offline")
 
 AckFn = Callable[[Sequence[Message]], None]
 Checked = Callable[[], dict[int, Verdict]]
-
-
-def parse_status(payload: bytes) -> str | None:
-    """``online``/``offline`` from a status document (:class:`StatusPayload`), or None."""
-    try:
-        return protocol.parse_status(payload).state
-    except PayloadError:
-        return None
 
 
 class BatchBuilder:
@@ -182,11 +173,10 @@ class BatchBuilder:
             )
             return
         if kind == "status":
-            state = parse_status(message.payload)
-            if state is None:
-                batch.dead_letters.append(
-                    self._dead(message, Rejected(Reason.MALFORMED, "status: not online/offline"))
-                )
+            try:
+                state = protocol.parse_status(message.payload).state
+            except PayloadError as exc:
+                batch.dead_letters.append(self._dead(message, Rejected(Reason.MALFORMED, str(exc))))
                 return
             batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
             self.metrics.count("status_updates")
@@ -196,7 +186,12 @@ class BatchBuilder:
                 self._dead(message, Rejected(Reason.TOO_LARGE, "health payload too large"))
             )
             return
-        text = message.payload.decode("utf-8", "replace")
+        try:
+            protocol.parse_health(message.payload)
+        except PayloadError as exc:
+            batch.dead_letters.append(self._dead(message, Rejected(Reason.MALFORMED, str(exc))))
+            return
+        text = message.payload.decode("utf-8")
         batch.healths.append(HealthUpdate(device_id, text, message.received_at))
         self.metrics.count("health_updates")
 

@@ -143,3 +143,32 @@ def test_matches_openzeppelin_js_library() -> None:
         # OpenZeppelin's own dump loads here and yields the same proofs.
         loaded = StandardMerkleTree.load(reference["dump"])
         assert loaded.root == reference["root"]
+
+
+def test_takes_values_as_openzeppelin_does() -> None:
+    """Decimal and 0x-hex integer strings and 0x-hex bytes give OpenZeppelin's roots."""
+    cases = _random_cases()
+    expected = openzeppelin_trees(cases)
+    for case, reference in zip(cases, expected, strict=True):
+        as_given = StandardMerkleTree.of(case["values"], case["types"])
+        assert as_given.root == reference["root"]
+        as_hex = [
+            [
+                hex(int(v)) if t.startswith("uint") else v
+                for t, v in zip(case["types"], value, strict=True)
+            ]
+            for value in case["values"]
+        ]
+        assert StandardMerkleTree.of(as_hex, case["types"]).root == reference["root"]
+    with pytest.raises(MerkleError, match="not an integer for uint256"):
+        StandardMerkleTree.of([["0x" + "11" * 20, "12x"]], REWARD_TYPES)
+    with pytest.raises(MerkleError, match="not 0x-hex for bytes32"):
+        StandardMerkleTree.of([["ab" * 32, "1", "0x" + "22" * 32]], DATA_TYPES)
+
+
+@given(reward_values)
+@settings(max_examples=40, deadline=None)
+def test_string_and_integer_values_make_one_tree(values: list[tuple[str, int]]) -> None:
+    as_int = StandardMerkleTree.of(values, REWARD_TYPES)
+    as_text = StandardMerkleTree.of([(a, str(n)) for a, n in values], REWARD_TYPES)
+    assert as_text.root == as_int.root

@@ -67,7 +67,11 @@ def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_pat
     try:
         ledger = open_ledger(config.ledger.url)
         wait_for(lambda: ledger.device_status(device.device_id) is not None, 10, "status")
-        health = json.dumps({"cpu": 0.25, "outbox": 3}).encode()
+        document = {"device": device.hex, "at": 1.0, "uptime_s": 2.0, "outbox_depth": 3}
+        health = json.dumps(document).encode()
+        # A heartbeat that is not the documented schema is a dead letter, never stored.
+        bad = json.dumps({"cpu": 0.25}).encode()
+        client.publish(f"fp/v1/{device.hex}/health", bad, qos=1).wait_for_publish(5)
         client.publish(f"fp/v1/{device.hex}/health", health, qos=1).wait_for_publish(5)
         client.publish(status_topic, b'{"state": "offline"}', qos=1, retain=True).wait_for_publish(
             5
@@ -80,7 +84,10 @@ def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_pat
         wait_for(settled, 10, "health and offline status")
         status = ledger.device_status(device.device_id)
         assert status is not None
-        assert json.loads(status.health or "") == {"cpu": 0.25, "outbox": 3}
+        assert json.loads(status.health or "") == document
+        [dead] = [d for d in ledger.dead_letters() if d.topic.endswith("/health")]
+        assert dead.reason == "malformed"
+        assert "health: device" in dead.detail
         assert status.last_seen is not None
     finally:
         aggregator.stop()
