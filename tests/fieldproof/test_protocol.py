@@ -67,7 +67,7 @@ def test_status_schema() -> None:
         parse_status(b'{"state": "sleeping"}')
     with pytest.raises(PayloadError, match="status: not JSON"):
         parse_status(b"online")
-    with pytest.raises(PayloadError, match="status: .*dict"):
+    with pytest.raises(PayloadError, match=r"status: .*dict"):
         parse_status(b"[1, 2]")
 
 
