@@ -22,8 +22,8 @@ import numpy as np
 
 from edge_agent.analytics.lines import LineCounter
 from edge_agent.analytics.tracker import ByteTracker
+from edge_agent.camera_pipeline import PerceptionPipeline
 from edge_agent.detectors import create_detector
-from edge_agent.pipeline import PerceptionPipeline
 from edge_agent.sources import CameraConfig, Frame, open_camera
 
 VTEST = Path(__file__).resolve().parents[1] / "models" / "vtest.avi"

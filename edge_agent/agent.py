@@ -15,15 +15,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from edge_agent.config import AgentConfig
-from edge_agent.health.metrics_http import MetricsServer
-from edge_agent.health.sdnotify import notify, watchdog_interval_s
-from edge_agent.health.snapshot import HealthCollector, HealthSnapshot, render_prometheus
+from edge_agent.health.snapshot import (
+    HealthCollector,
+    HealthSnapshot,
+    health_registry,
+    render_prometheus,
+)
 from edge_agent.health.stats import StatsRegistry
 from edge_agent.link.session import ReportLink
 from edge_agent.outbox import Outbox
 from edge_agent.remote.control import RemoteControl, UpdateOutcome
 from edge_agent.remote.models import Activate, ModelUpdater, WarmUp
 from fieldproof.identity import Signer, device_id_hex
+from fieldproof.metrics_http import MetricsServer
 from fieldproof.protocol import DeviceTopics
 from fieldproof.wire import ModelRef, Record, Report, sign_report
 
@@ -38,6 +42,10 @@ def _no_activate(path: Any, model_id: str) -> None:
     return None
 
 
+def _nothing_else_to_watch() -> bool:
+    return True
+
+
 class Agent:
     """One device's agent. ``start()`` returns at once; every part runs in its own thread."""
 
@@ -50,6 +58,7 @@ class Agent:
         warm_up: WarmUp = _no_warm_up,
         activate: Activate = _no_activate,
         model_ids: Callable[[], tuple[str, ...]] = tuple,
+        liveness: Callable[[], bool] = _nothing_else_to_watch,
     ) -> None:
         self.config = config
         self.signer = signer
@@ -59,6 +68,7 @@ class Agent:
         self.stats = stats or StatsRegistry()
         self.started_at = time.time()
         self._model_ids = model_ids
+        self._liveness = liveness
         self.outbox = Outbox(config.outbox)
         self.remote = RemoteControl(
             config.remote,
@@ -88,7 +98,9 @@ class Agent:
         self.metrics: MetricsServer | None = None
         if config.health.metrics_port:
             self.metrics = MetricsServer(
-                config.health.metrics_bind, config.health.metrics_port, self.render_metrics
+                health_registry(self.health.collect),
+                config.health.metrics_bind,
+                config.health.metrics_port,
             )
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -152,13 +164,10 @@ class Agent:
         if self.metrics is not None:
             self.metrics.start()
         self._stop.clear()
-        # READY before the heartbeat thread's first WATCHDOG ping: systemd expects that order.
-        notify("READY=1")
         self._heartbeat = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._heartbeat.start()
 
     def stop(self) -> None:
-        notify("STOPPING=1")
         self._stop.set()
         self._wake.set()
         if self._heartbeat is not None:
@@ -169,12 +178,11 @@ class Agent:
             self.metrics.stop()
 
     def alive(self) -> bool:
-        """True while the threads the agent depends on are running."""
+        """True while the agent's threads run and ``liveness`` (its producers) holds."""
         beating = self._heartbeat is not None and self._heartbeat.is_alive()
-        return beating and self.link.running
+        return beating and self.link.running and self._liveness()
 
     def _beat(self) -> None:
-        watchdog = watchdog_interval_s()
         next_heartbeat = 0.0
         while not self._stop.is_set():
             now = time.monotonic()
@@ -184,13 +192,7 @@ class Agent:
                 except Exception:  # a broken reader must not stop the heartbeat
                     log.exception("health snapshot failed")
                 next_heartbeat = now + self.remote.settings.heartbeat_s
-            # The watchdog is fed only while the pump and link threads live, so a wedged
-            # agent is restarted by systemd rather than silently not publishing.
-            if watchdog is not None and self.alive():
-                notify("WATCHDOG=1")
             wait = next_heartbeat - time.monotonic()
-            if watchdog is not None:
-                wait = min(wait, watchdog)
             if self._wake.wait(max(0.0, wait)):
                 self._wake.clear()
                 next_heartbeat = min(

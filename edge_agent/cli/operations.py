@@ -107,13 +107,10 @@ def register(subparsers: Subparsers) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import logging
+    from edge_agent.runtime import run_agent
+    from fieldproof.runloop import configure_logging
 
-    from edge_agent.runner import run_agent
-
-    logging.basicConfig(
-        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(args.log_level)
     return run_agent(args.config)
 
 

@@ -133,8 +133,8 @@ def _detect(args: argparse.Namespace) -> int:
 
 
 def _count(args: argparse.Namespace) -> int:
+    from edge_agent.camera_pipeline import PerceptionPipeline
     from edge_agent.detectors import create_detector
-    from edge_agent.pipeline import PerceptionPipeline
 
     lines = []
     for i, text in enumerate(args.line, start=1):

@@ -2,7 +2,8 @@
 
 ``create_detector("nanodet")`` builds the default NanoDet-m model from ``models/``;
 ``create_detector("yolo:/path/model.onnx")`` any Ultralytics export; a bare model
-path is matched to its plugin by manifest entry or output layout.
+path is matched to its plugin by manifest entry or output layout. Each plugin is one
+module of ``plugins/``.
 """
 
 from __future__ import annotations
@@ -10,10 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edge_agent.detectors.base import OnnxDetector
-from edge_agent.detectors.config import DetectorConfig, NanoDetConfig, YoloConfig
+from edge_agent.detectors.config import DetectorConfig
 from edge_agent.detectors.nms import batched_nms, nms
+from edge_agent.detectors.plugin import DetectorConfigBase, DetectorPlugin
 from edge_agent.detectors.preprocess import FrameTransform, Prepared
-from edge_agent.detectors.registry import DEFAULT_DETECTOR, PLUGINS, DetectorPlugin, build
+from edge_agent.detectors.registry import (
+    DEFAULT_DETECTOR,
+    PLUGINS,
+    build,
+    build_from_config,
+    default_config,
+)
 from edge_agent.detectors.stream import detect_stream
 from edge_agent.detectors.types import (
     COCO_CLASSES,
@@ -31,16 +39,16 @@ __all__ = [
     "Detections",
     "Detector",
     "DetectorConfig",
+    "DetectorConfigBase",
     "DetectorPlugin",
     "FrameTransform",
-    "NanoDetConfig",
     "OnnxDetector",
     "Prepared",
-    "YoloConfig",
     "batched_nms",
     "class_ids_for",
     "create_detector",
     "create_detector_from_config",
+    "default_config",
     "detect_stream",
     "nms",
 ]
@@ -69,14 +77,6 @@ def create_detector(
     )
 
 
-def create_detector_from_config(config: NanoDetConfig | YoloConfig) -> OnnxDetector:
+def create_detector_from_config(config: DetectorConfigBase) -> OnnxDetector:
     """Build the detector a validated config section describes."""
-    target = f"{config.type}:{config.model}" if config.model else config.type
-    return create_detector(
-        target,
-        providers=config.providers,
-        score_threshold=config.score_threshold,
-        classes=config.classes,
-        iou_threshold=config.iou_threshold,
-        fp16=config.fp16,
-    )
+    return build_from_config(config)

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 from edge_agent.health import readers
 from edge_agent.health.stats import CameraHealth, StatsRegistry
@@ -119,124 +123,192 @@ class HealthCollector:
         )
 
 
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+Samples = list[tuple[dict[str, str], float | None]]
+
+
+def _family(
+    kind: str, name: str, help_text: str, samples: Samples
+) -> GaugeMetricFamily | CounterMetricFamily | None:
+    """One metric family of the samples that have a value; None when none has."""
+    present = [(labels, value) for labels, value in samples if value is not None]
+    if not present:
+        return None
+    labelnames = list(present[0][0])
+    full = f"fieldproof_{name}"
+    family: GaugeMetricFamily | CounterMetricFamily
+    if kind == "counter":
+        family = CounterMetricFamily(full, help_text, labels=labelnames)
+    else:
+        family = GaugeMetricFamily(full, help_text, labels=labelnames)
+    for labels, value in present:
+        family.add_metric([labels[key] for key in labelnames], value)
+    return family
+
+
+def snapshot_metrics(snapshot: HealthSnapshot) -> Iterator[Metric]:
+    """The snapshot as Prometheus metric families (absent readings are left out)."""
+    cams = snapshot.cameras
+    gpus = snapshot.gpus
+    table: list[tuple[str, str, str, Samples]] = [
+        (
+            "gauge",
+            "camera_fps",
+            "Frames per second read.",
+            [({"camera": c.name}, c.fps) for c in cams],
+        ),
+        (
+            "counter",
+            "camera_dropped_frames_total",
+            "Frames dropped since start.",
+            [({"camera": c.name}, float(c.dropped_frames)) for c in cams],
+        ),
+        (
+            "gauge",
+            "camera_connected",
+            "1 when the camera stream is open.",
+            [({"camera": c.name}, 1.0 if c.connected else 0.0) for c in cams],
+        ),
+        (
+            "gauge",
+            "inference_ms_mean",
+            "Mean inference time over recent frames.",
+            [({}, snapshot.inference_ms_mean)],
+        ),
+        (
+            "gauge",
+            "inference_ms_p95",
+            "95th percentile inference time.",
+            [({}, snapshot.inference_ms_p95)],
+        ),
+        ("gauge", "gpu_load_percent", "Jetson GPU load.", [({}, snapshot.gpu_load_percent)]),
+        (
+            "gauge",
+            "gpu_utilisation_percent",
+            "NVML GPU utilisation.",
+            [({"gpu": str(g.index)}, g.utilisation) for g in gpus],
+        ),
+        (
+            "gauge",
+            "gpu_temperature_celsius",
+            "NVML GPU temperature.",
+            [({"gpu": str(g.index)}, g.temperature_c) for g in gpus],
+        ),
+        (
+            "gauge",
+            "gpu_memory_used_bytes",
+            "NVML GPU memory in use.",
+            [({"gpu": str(g.index)}, float(g.memory_used)) for g in gpus],
+        ),
+        (
+            "gauge",
+            "temperature_celsius",
+            "Thermal zone temperature.",
+            [({"zone": k}, v) for k, v in sorted(snapshot.temperatures_c.items())],
+        ),
+        (
+            "gauge",
+            "power_watts",
+            "Rail power (INA3221) or GPU board power (NVML).",
+            [({"rail": k}, v) for k, v in sorted(snapshot.power_w.items())]
+            + [({"rail": f"gpu{g.index}"}, g.power_w) for g in gpus],
+        ),
+        (
+            "gauge",
+            "cpu_percent",
+            "CPU busy share since the previous sample.",
+            [({}, snapshot.cpu_percent)],
+        ),
+        ("gauge", "memory_total_bytes", "Memory size.", [({}, _num(snapshot.memory_total))]),
+        (
+            "gauge",
+            "memory_available_bytes",
+            "Memory available.",
+            [({}, _num(snapshot.memory_available))],
+        ),
+        (
+            "gauge",
+            "disk_total_bytes",
+            "Size of the data filesystem.",
+            [({}, _num(snapshot.disk_total))],
+        ),
+        (
+            "gauge",
+            "disk_free_bytes",
+            "Free space on the data filesystem.",
+            [({}, _num(snapshot.disk_free))],
+        ),
+        (
+            "gauge",
+            "outbox_depth",
+            "Reports stored and not yet acknowledged.",
+            [({}, float(snapshot.outbox_depth))],
+        ),
+        ("gauge", "outbox_bytes", "Bytes of stored reports.", [({}, float(snapshot.outbox_bytes))]),
+        (
+            "counter",
+            "outbox_dropped_total",
+            "Reports dropped past the outbox cap (oldest first).",
+            [({}, float(snapshot.outbox_dropped))],
+        ),
+        (
+            "gauge",
+            "outbox_oldest_age_seconds",
+            "Age of the oldest stored report.",
+            [({}, snapshot.outbox_oldest_age_s)],
+        ),
+        (
+            "gauge",
+            "link_connected",
+            "1 while connected to the broker.",
+            [({}, 1.0 if snapshot.link_connected else 0.0)],
+        ),
+        (
+            "counter",
+            "link_connects_total",
+            "Successful broker connects.",
+            [({}, float(snapshot.link_connects))],
+        ),
+        (
+            "counter",
+            "reports_refused_total",
+            "Reports the broker refused (kept in the outbox, retried per connection).",
+            [({}, float(snapshot.reports_refused))],
+        ),
+        ("gauge", "uptime_seconds", "Agent uptime.", [({}, snapshot.uptime_s)]),
+        (
+            "gauge",
+            "config_version",
+            "Version of the applied remote config.",
+            [({}, float(snapshot.config_version))],
+        ),
+        ("gauge", "model_info", "Models in use.", [({"model": m}, 1.0) for m in snapshot.models]),
+    ]
+    for kind, name, help_text, samples in table:
+        family = _family(kind, name, help_text, samples)
+        if family is not None:
+            yield family
+
+
+class SnapshotCollector(Collector):
+    """Takes one snapshot per scrape and exposes it (see :func:`snapshot_metrics`)."""
+
+    def __init__(self, read: Callable[[], HealthSnapshot]) -> None:
+        self._read = read
+
+    def collect(self) -> Iterator[Metric]:
+        return snapshot_metrics(self._read())
+
+
+def health_registry(read: Callable[[], HealthSnapshot]) -> CollectorRegistry:
+    """A registry of its own that reads a fresh snapshot on each scrape."""
+    registry = CollectorRegistry()
+    registry.register(SnapshotCollector(read))
+    return registry
 
 
 def render_prometheus(snapshot: HealthSnapshot) -> str:
-    """Prometheus text exposition format (version 0.0.4)."""
-    lines: list[str] = []
-
-    def metric(
-        name: str, help_text: str, samples: list[tuple[dict[str, str], float | None]], kind: str
-    ) -> None:
-        present = [(labels, value) for labels, value in samples if value is not None]
-        if not present:
-            return
-        lines.append(f"# HELP fieldproof_{name} {help_text}")
-        lines.append(f"# TYPE fieldproof_{name} {kind}")
-        for labels, value in present:
-            label_text = ",".join(f'{k}="{_escape(v)}"' for k, v in labels.items())
-            suffix = f"{{{label_text}}}" if label_text else ""
-            lines.append(f"fieldproof_{name}{suffix} {value}")
-
-    def gauge(name: str, help_text: str, value: float | None) -> None:
-        metric(name, help_text, [({}, value)], "gauge")
-
-    cams = snapshot.cameras
-    metric(
-        "camera_fps",
-        "Frames per second read.",
-        [({"camera": c.name}, c.fps) for c in cams],
-        "gauge",
-    )
-    metric(
-        "camera_dropped_frames_total",
-        "Frames dropped since start.",
-        [({"camera": c.name}, float(c.dropped_frames)) for c in cams],
-        "counter",
-    )
-    metric(
-        "camera_connected",
-        "1 when the camera stream is open.",
-        [({"camera": c.name}, 1.0 if c.connected else 0.0) for c in cams],
-        "gauge",
-    )
-    gauge(
-        "inference_ms_mean", "Mean inference time over recent frames.", snapshot.inference_ms_mean
-    )
-    gauge("inference_ms_p95", "95th percentile inference time.", snapshot.inference_ms_p95)
-    gauge("gpu_load_percent", "Jetson GPU load.", snapshot.gpu_load_percent)
-    metric(
-        "gpu_utilisation_percent",
-        "NVML GPU utilisation.",
-        [({"gpu": str(g.index)}, g.utilisation) for g in snapshot.gpus],
-        "gauge",
-    )
-    metric(
-        "gpu_temperature_celsius",
-        "NVML GPU temperature.",
-        [({"gpu": str(g.index)}, g.temperature_c) for g in snapshot.gpus],
-        "gauge",
-    )
-    metric(
-        "gpu_memory_used_bytes",
-        "NVML GPU memory in use.",
-        [({"gpu": str(g.index)}, float(g.memory_used)) for g in snapshot.gpus],
-        "gauge",
-    )
-    metric(
-        "temperature_celsius",
-        "Thermal zone temperature.",
-        [({"zone": k}, v) for k, v in sorted(snapshot.temperatures_c.items())],
-        "gauge",
-    )
-    metric(
-        "power_watts",
-        "Rail power (INA3221) or GPU board power (NVML).",
-        [({"rail": k}, v) for k, v in sorted(snapshot.power_w.items())]
-        + [({"rail": f"gpu{g.index}"}, g.power_w) for g in snapshot.gpus],
-        "gauge",
-    )
-    gauge("cpu_percent", "CPU busy share since the previous sample.", snapshot.cpu_percent)
-    gauge("memory_total_bytes", "Memory size.", _num(snapshot.memory_total))
-    gauge("memory_available_bytes", "Memory available.", _num(snapshot.memory_available))
-    gauge("disk_total_bytes", "Size of the data filesystem.", _num(snapshot.disk_total))
-    gauge("disk_free_bytes", "Free space on the data filesystem.", _num(snapshot.disk_free))
-    gauge("outbox_depth", "Reports stored and not yet acknowledged.", float(snapshot.outbox_depth))
-    gauge("outbox_bytes", "Bytes of stored reports.", float(snapshot.outbox_bytes))
-    metric(
-        "outbox_dropped_total",
-        "Reports dropped past the outbox cap (oldest first).",
-        [({}, float(snapshot.outbox_dropped))],
-        "counter",
-    )
-    gauge(
-        "outbox_oldest_age_seconds",
-        "Age of the oldest stored report.",
-        snapshot.outbox_oldest_age_s,
-    )
-    gauge(
-        "link_connected",
-        "1 while connected to the broker.",
-        1.0 if snapshot.link_connected else 0.0,
-    )
-    metric(
-        "link_connects_total",
-        "Successful broker connects.",
-        [({}, float(snapshot.link_connects))],
-        "counter",
-    )
-    metric(
-        "reports_refused_total",
-        "Reports the broker refused (kept in the outbox, retried per connection).",
-        [({}, float(snapshot.reports_refused))],
-        "counter",
-    )
-    gauge("uptime_seconds", "Agent uptime.", snapshot.uptime_s)
-    gauge("config_version", "Version of the applied remote config.", float(snapshot.config_version))
-    metric("model_info", "Models in use.", [({"model": m}, 1.0) for m in snapshot.models], "gauge")
-    return "\n".join(lines) + "\n"
+    """One snapshot in the Prometheus text format."""
+    return generate_latest(health_registry(lambda: snapshot)).decode()
 
 
 def _num(value: int | None) -> float | None:

@@ -15,15 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge_agent.link.config import LinkConfig
 from edge_agent.link.errors import LinkError
 from fieldproof.backoff import Backoff
+from fieldproof.errors import ConfigError
 from fieldproof.protocol import DeviceTopics
+from fieldproof.transport.mqtt import BrokerClient, ClientSpec, Will
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +81,6 @@ class MqttLink:
         self._on_ack = on_ack
         self._on_message = on_message
         self._on_connect_cb = on_connect
-        self._v5 = config.protocol == "5"
         self._connected = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,42 +89,34 @@ class MqttLink:
         self._disconnects = 0
         self._last_error: str | None = None
         self._backoff = Backoff(config.reconnect_policy())
-        self._client = self._build_client(offline_payload)
+        self._broker = self._build_client(offline_payload)
+        self._client = self._broker.paho
 
-    def _build_client(self, offline_payload: bytes) -> mqtt.Client:
+    def _build_client(self, offline_payload: bytes) -> BrokerClient:
         cfg = self.config
-        client_id = cfg.client_id or self.topics.device
-        if self._v5:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-            )
-        else:
-            # A persistent session: the broker keeps our subscription and QoS 1 state.
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=False,
-            )
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.password)
-        if cfg.uses_tls and cfg.tls is not None:
-            try:
-                context = ssl.create_default_context(cafile=str(cfg.tls.ca_file))
-                if cfg.tls.cert_file is not None and cfg.tls.key_file is not None:
-                    context.load_cert_chain(str(cfg.tls.cert_file), str(cfg.tls.key_file))
-            except (OSError, ssl.SSLError) as exc:
-                raise LinkError(f"link -> tls: cannot load TLS files: {exc}") from exc
-            client.tls_set_context(context)
-        client.will_set(self.topics.status, offline_payload, qos=1, retain=True)
-        # paho's own window equals ours, so nothing waits inside paho unseen.
-        client.max_inflight_messages_set(cfg.max_in_flight)
-        client.max_queued_messages_set(0)
+        spec = ClientSpec(
+            url=cfg.url,
+            client_id=cfg.client_id or self.topics.device,
+            protocol=cfg.protocol,
+            username=cfg.username,
+            password=cfg.password,
+            tls=cfg.tls,
+            keepalive_s=cfg.keepalive_s,
+            session_expiry_s=cfg.session_expiry_s,
+            will=Will(self.topics.status, offline_payload, qos=1, retain=True),
+            # paho's own window equals ours, so nothing waits inside paho unseen.
+            max_in_flight=cfg.max_in_flight,
+        )
+        try:
+            broker = BrokerClient(spec)
+        except ConfigError as exc:
+            raise LinkError(f"link -> {exc}") from exc
+        client = broker.paho
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect
         client.on_publish = self._handle_publish
         client.on_message = self._handle_message
-        return client
+        return broker
 
     # -- public API -----------------------------------------------------------------
 
@@ -174,21 +166,10 @@ class MqttLink:
 
     # -- the thread -------------------------------------------------------------------
 
-    def _connect_once(self) -> None:
-        cfg = self.config
-        if self._v5:
-            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            props.SessionExpiryInterval = cfg.session_expiry_s
-            self._client.connect(
-                cfg.host, cfg.port, cfg.keepalive_s, clean_start=False, properties=props
-            )
-        else:
-            self._client.connect(cfg.host, cfg.port, cfg.keepalive_s)
-
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self._connect_once()
+                self._broker.connect()
             except (OSError, ssl.SSLError) as exc:
                 self._note_error(f"connect: {exc}")
             else:

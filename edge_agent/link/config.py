@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
-from urllib.parse import urlsplit
-
 from pydantic import Field, field_validator, model_validator
 
 from fieldproof.backoff import BackoffPolicy
 from fieldproof.config import ConfigModel
+from fieldproof.transport.config import (
+    BrokerAddress,
+    MqttProtocol,
+    TlsConfig,
+    check_tls_matches_url,
+    parse_broker_url,
+)
 
-DEFAULT_PORTS = {"mqtt": 1883, "mqtts": 8883}
+__all__ = ["LinkConfig", "TlsConfig"]
+
 # Up to a fifth off each reconnect delay, so a fleet that lost its broker together
 # does not come back in lockstep.
 RECONNECT_JITTER = 0.2
-
-
-class TlsConfig(ConfigModel):
-    """TLS towards the broker: the CA that signed it, and an optional client certificate."""
-
-    ca_file: Path = Field(description="PEM CA certificate that signed the broker's certificate.")
-    cert_file: Path | None = Field(default=None, description="Device client certificate (PEM).")
-    key_file: Path | None = Field(default=None, description="Private key of cert_file (PEM).")
-
-    @model_validator(mode="after")
-    def _check_pair(self) -> TlsConfig:
-        if (self.cert_file is None) != (self.key_file is None):
-            raise ValueError("cert_file and key_file go together")
-        return self
 
 
 class LinkConfig(ConfigModel):
@@ -38,7 +28,7 @@ class LinkConfig(ConfigModel):
         default="mqtt://127.0.0.1:1883",
         description="mqtt://host[:port] or mqtts://host[:port] (TLS).",
     )
-    protocol: Literal["5", "3.1.1"] = Field(
+    protocol: MqttProtocol = Field(
         default="5", description="MQTT 5, or 3.1.1 for brokers without it (amqtt)."
     )
     client_id: str | None = Field(
@@ -48,7 +38,9 @@ class LinkConfig(ConfigModel):
     password: str | None = Field(
         default=None, description="Broker password; use ${secret:NAME}, never a literal."
     )
-    tls: TlsConfig | None = Field(default=None, description="TLS settings (mqtts:// needs them).")
+    tls: TlsConfig | None = Field(
+        default=None, description="TLS settings for mqtts:// (default: the system's CAs)."
+    )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keepalive.")
     session_expiry_s: int = Field(
         default=86_400,
@@ -68,18 +60,12 @@ class LinkConfig(ConfigModel):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in DEFAULT_PORTS:
-            raise ValueError(f"unknown scheme {parts.scheme!r}: use mqtt:// or mqtts://")
-        if not parts.hostname:
-            raise ValueError("missing host")
-        _ = parts.port  # raises ValueError on a bad port
+        parse_broker_url(value)
         return value
 
     @model_validator(mode="after")
     def _check_tls(self) -> LinkConfig:
-        if urlsplit(self.url).scheme == "mqtts" and self.tls is None:
-            raise ValueError("mqtts:// needs a tls section with ca_file")
+        check_tls_matches_url(self.url, self.tls)
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ValueError("reconnect_max_s must not be below reconnect_initial_s")
         return self
@@ -91,14 +77,17 @@ class LinkConfig(ConfigModel):
         )
 
     @property
+    def address(self) -> BrokerAddress:
+        return parse_broker_url(self.url)
+
+    @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
+        return self.address.host
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or DEFAULT_PORTS[parts.scheme]
+        return self.address.port
 
     @property
     def uses_tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        return self.address.tls

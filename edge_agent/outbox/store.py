@@ -56,6 +56,11 @@ class OutboxStats:
     next_seq: int
     oldest_created: float | None
 
+    @property
+    def acknowledged(self) -> int:
+        """Reports the broker acknowledged: every seq handed out, less those kept or dropped."""
+        return self.next_seq - 1 - self.depth - self.dropped
+
 
 class Outbox:
     """Durable FIFO of signed reports keyed by sequence number."""

@@ -1,14 +1,16 @@
 """Quality score of an interval's readings: 1 = no fault seen, 0 = faulty.
 
-An ONNX classifier (trained by ``models/train_quality.py``) scores stuck values,
-spikes, drift and out-of-range readings from :mod:`features`; hard physical-bound
-rules come first: any non-finite reading or one outside the metric's physical
-range scores 0 without asking the model.
+An ONNX classifier (trained by ``models/train_quality.py``) gives the probability of
+each of its classes (clean, stuck, spike, drift, noise, dropout) from
+:mod:`features`; the quality score is P(clean). Hard rules come first: any missing
+(non-finite) reading, or one outside the metric's physical range, scores 0 without
+asking the model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,10 +19,30 @@ import numpy.typing as npt
 from edge_agent.inference.errors import InferenceError
 from edge_agent.inference.manifest import default_models_dir
 from edge_agent.inference.runner import OnnxRunner
-from edge_agent.quality.features import FEATURE_NAMES, limits_for, window_features
+from edge_agent.quality.features import (
+    DEFAULT_INTERVAL_S,
+    FEATURE_NAMES,
+    limits_for,
+    window_features,
+)
 
 DEFAULT_MODEL = "sensor-quality.onnx"
 CLEAN_CLASS = 0
+MODEL_CLASSES: tuple[str, ...] = ("clean", "stuck", "spike", "drift", "noise", "dropout")
+# Below this score a window counts as faulty.
+FAULT_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class QualityResult:
+    """A window's quality and, when it is below the threshold, the likeliest fault."""
+
+    score: float
+    fault: str | None
+
+    @property
+    def flagged(self) -> bool:
+        return self.score < FAULT_THRESHOLD
 
 
 class QualityScorer:
@@ -48,25 +70,53 @@ class QualityScorer:
             )
         self._prob_index = self.runner.output_names.index("probabilities")
 
-    def score(self, metric: str, values: npt.NDArray[np.floating]) -> float:
-        """Quality in [0, 1] of one window of ``metric`` readings."""
-        return self.score_many([(metric, values)])[0]
+    def score(
+        self,
+        metric: str,
+        values: npt.NDArray[np.floating],
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> float:
+        """Quality in [0, 1] of one window of ``metric`` readings ``interval_s`` apart."""
+        return self.score_many([(metric, values)], interval_s=interval_s)[0]
 
-    def score_many(self, windows: Sequence[tuple[str, npt.NDArray[np.floating]]]) -> list[float]:
+    def score_many(
+        self,
+        windows: Sequence[tuple[str, npt.NDArray[np.floating]]],
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> list[float]:
         """Quality of several windows in one model run."""
-        scores: list[float | None] = []
+        return [r.score for r in self.classify_many(windows, interval_s=interval_s)]
+
+    def classify_many(
+        self,
+        windows: Sequence[tuple[str, npt.NDArray[np.floating]]],
+        *,
+        interval_s: float = DEFAULT_INTERVAL_S,
+    ) -> list[QualityResult]:
+        """Quality and likeliest fault of several windows in one model run."""
+        results: list[QualityResult | None] = []
         rows: list[npt.NDArray[np.float32]] = []
         for metric, values in windows:
-            limits = limits_for(metric)
-            features = window_features(values, limits)
-            if features[0] > 0.0:
-                scores.append(0.0)
+            features = window_features(values, limits_for(metric), interval_s)
+            if features[1] > 0.0:
+                results.append(QualityResult(0.0, "out_of_range"))
+            elif features[0] > 0.0:
+                results.append(QualityResult(0.0, "dropout"))
             else:
-                scores.append(None)
+                results.append(None)
                 rows.append(features)
-        if rows:
-            outputs = self.runner.run(np.stack(rows).astype(np.float32))
-            probabilities = outputs[self._prob_index][:, CLEAN_CLASS]
-            it = iter(probabilities.tolist())
-            scores = [s if s is not None else float(next(it)) for s in scores]
-        return [float(min(1.0, max(0.0, s))) for s in scores if s is not None]
+        if not rows:
+            return [r for r in results if r is not None]
+        probabilities = self.runner.run(np.stack(rows))[self._prob_index]
+        model_results = iter(_result(p) for p in probabilities)
+        return [r if r is not None else next(model_results) for r in results]
+
+
+def _result(probabilities: npt.NDArray[np.float32]) -> QualityResult:
+    score = float(min(1.0, max(0.0, float(probabilities[CLEAN_CLASS]))))
+    if score >= FAULT_THRESHOLD:
+        return QualityResult(score, None)
+    fault = 1 + int(np.argmax(probabilities[1:]))
+    return QualityResult(score, MODEL_CLASSES[fault] if fault < len(MODEL_CLASSES) else None)

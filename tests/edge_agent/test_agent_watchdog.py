@@ -1,8 +1,9 @@
-"""systemd integration of the agent: READY at start, WATCHDOG pings while its threads live."""
+"""systemd integration of the agent's run loop: READY once started, WATCHDOG while alive."""
 
 from __future__ import annotations
 
 import socket
+import threading
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey
+from fieldproof.runloop import run_service
 from tests.services.ports import free_port
 
 
@@ -33,13 +35,18 @@ def test_ready_and_watchdog_pings(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         },
     )
     agent = Agent(config, DeviceKey.generate())
-    agent.start()
+    stop = threading.Event()
+    runner = threading.Thread(
+        target=run_service, args=(agent,), kwargs={"alive": agent.alive, "stop": stop}
+    )
+    runner.start()
     try:
         messages = [receiver.recv(64) for _ in range(4)]
         assert messages[0] == b"READY=1"
         assert messages[1:] == [b"WATCHDOG=1"] * 3
         assert agent.alive()
     finally:
-        agent.stop()
+        stop.set()
+        runner.join(10)
         receiver.close()
     assert not agent.alive()

@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 from edge_agent.quality import QualityScorer
-from edge_agent.runner import QualityWindows
+from edge_agent.quality_windows import QualityWindows
 from edge_agent.sensors.intervals import SensorInterval, SensorSeries
 
 WEATHER = Path(__file__).resolve().parents[2] / "models" / "data" / "tmy3-723170.csv"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from edge_agent.detectors import TRAFFIC_CLASSES, Detections, create_detector
-from edge_agent.detectors.nanodet import NanoDetDetector, integral_distances
+from edge_agent.detectors.plugins.nanodet import NanoDetDetector, integral_distances
 from tests.edge_agent.detectors.frames import vtest_frames
 
 

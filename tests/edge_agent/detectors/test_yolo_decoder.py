@@ -13,8 +13,8 @@ import pytest
 
 from edge_agent.detectors import COCO_CLASSES
 from edge_agent.detectors.base import class_mask_for
+from edge_agent.detectors.plugins.yolo import postprocess
 from edge_agent.detectors.preprocess import letterbox
-from edge_agent.detectors.yolo import postprocess
 from tests.edge_agent.detectors.frames import FIXTURES, vtest_frames
 
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import socket
 import sys
-import urllib.error
 import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
@@ -12,12 +10,11 @@ from types import SimpleNamespace
 import pytest
 
 from edge_agent.health import readers
-from edge_agent.health.metrics_http import MetricsServer
-from edge_agent.health.sdnotify import notify, watchdog_interval_s
-from edge_agent.health.snapshot import HealthCollector, render_prometheus
+from edge_agent.health.snapshot import HealthCollector, health_registry, render_prometheus
 from edge_agent.health.stats import StatsRegistry
 from edge_agent.link.client import LinkState
 from edge_agent.outbox import OutboxStats
+from fieldproof.metrics_http import MetricsServer
 
 
 def _write(root: Path, relative: str, text: str) -> None:
@@ -125,34 +122,37 @@ def test_snapshot_and_prometheus(jetson: Path, tmp_path: Path) -> None:
     assert "# TYPE fieldproof_link_connects_total counter" in text
 
 
-def test_metrics_endpoint_serves_text() -> None:
-    server = MetricsServer("127.0.0.1", 0, lambda: "fieldproof_up 1\n")
-    server.start()
+def test_metrics_endpoint_reads_a_snapshot_per_scrape(tmp_path: Path) -> None:
+    outbox = iter(range(1, 100))
+    collector = HealthCollector(
+        "0xab",
+        root=tmp_path,
+        disk_path=tmp_path,
+        stats=StatsRegistry(),
+        outbox=lambda: OutboxStats(
+            depth=next(outbox), bytes=0, dropped=0, next_seq=0, oldest_created=None
+        ),
+        gpus=list,
+    )
+    # Two agents in one process each serve their own registry.
+    servers = [MetricsServer(health_registry(collector.collect), "127.0.0.1", 0) for _ in "ab"]
+    for server in servers:
+        server.start()
     try:
-        url = f"http://127.0.0.1:{server.port}"
-        with urllib.request.urlopen(f"{url}/metrics", timeout=5) as response:
-            assert response.read() == b"fieldproof_up 1\n"
-            assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
-        with pytest.raises(urllib.error.HTTPError):
-            urllib.request.urlopen(f"{url}/other", timeout=5)
+        texts = []
+        for server in (*servers, servers[0]):
+            url = f"http://127.0.0.1:{server.port}/metrics"
+            with urllib.request.urlopen(url, timeout=5) as response:
+                assert response.headers["Content-Type"].startswith("text/plain")
+                texts.append(response.read().decode())
+        assert "fieldproof_outbox_depth 1.0" in texts[0]
+        assert "fieldproof_outbox_depth 3.0" in texts[2]
+        assert "# TYPE fieldproof_outbox_dropped_total counter" in texts[1]
+        # Readings the host lacks (no GPU, no thermal zones) are left out, not zero.
+        assert "fieldproof_gpu_load_percent" not in texts[0]
     finally:
-        server.stop()
-
-
-def test_sd_notify_over_a_real_socket(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = tmp_path / "notify.sock"
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as receiver:
-        receiver.bind(str(path))
-        monkeypatch.setenv("NOTIFY_SOCKET", str(path))
-        assert notify("READY=1")
-        assert notify("WATCHDOG=1")
-        assert receiver.recv(64) == b"READY=1"
-        assert receiver.recv(64) == b"WATCHDOG=1"
-    monkeypatch.delenv("NOTIFY_SOCKET")
-    assert not notify("READY=1")
-    monkeypatch.setenv("WATCHDOG_USEC", "20000000")
-    monkeypatch.delenv("WATCHDOG_PID", raising=False)
-    assert watchdog_interval_s() == 10.0
+        for server in servers:
+            server.stop()
 
 
 def _fake_nvml() -> SimpleNamespace:

@@ -1,13 +1,18 @@
-"""Pure parts of the link: reconnect policy, topic names, config validation."""
+"""Pure parts of the link: reconnect policy, topic names, config validation, client build."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from edge_agent.link import DeviceTopics, LinkConfig
+from edge_agent.link import DeviceTopics, LinkConfig, LinkError
+from edge_agent.link import client as client_module
+from edge_agent.link.client import MqttLink
 from fieldproof.config import parse_config
 from fieldproof.errors import ConfigError
 from fieldproof.identity import DeviceKey, device_id_hex
+from fieldproof.transport.mqtt import BrokerClient, ClientSpec, Will
 
 
 def test_reconnect_policy_follows_the_config() -> None:
@@ -36,13 +41,15 @@ def test_link_config_ports_and_tls() -> None:
     )
     assert config.port == 8884
     assert config.uses_tls
+    # Without a tls section, mqtts:// verifies against the system's CAs.
+    assert LinkConfig(url="mqtts://broker.example").address.tls
 
 
 @pytest.mark.parametrize(
     ("data", "message"),
     [
         ({"url": "http://x"}, "url"),
-        ({"url": "mqtts://x"}, "tls"),
+        ({"tls": {"ca_file": "a"}}, "mqtts"),
         ({"protocol": "4"}, "protocol"),
         ({"tls": {"ca_file": "a", "cert_file": "b"}}, "key_file"),
         ({"bogus": 1}, "bogus"),
@@ -51,3 +58,29 @@ def test_link_config_ports_and_tls() -> None:
 def test_link_config_errors_name_the_key(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(LinkConfig, data, "agent.yaml")
+
+
+def test_link_builds_through_the_shared_builder(monkeypatch: pytest.MonkeyPatch) -> None:
+    specs: list[ClientSpec] = []
+
+    class Recording(BrokerClient):
+        def __init__(self, spec: ClientSpec) -> None:
+            specs.append(spec)
+            super().__init__(spec)
+
+    monkeypatch.setattr(client_module, "BrokerClient", Recording)
+    topics = DeviceTopics.for_device_id(DeviceKey.from_secret(7).device_id)
+    config = LinkConfig(max_in_flight=9)
+    MqttLink(config, topics, online_payload=lambda: b"on", offline_payload=b"off")
+    (spec,) = specs
+    assert (spec.client_id, spec.max_in_flight, spec.manual_ack) == (topics.device, 9, False)
+    assert spec.will == Will(topics.status, b"off", qos=1, retain=True)
+
+
+def test_unloadable_tls_files_are_a_link_error(tmp_path: Path) -> None:
+    topics = DeviceTopics.for_device_id(DeviceKey.from_secret(7).device_id)
+    config = parse_config(
+        LinkConfig, {"url": "mqtts://broker", "tls": {"ca_file": str(tmp_path / "none.pem")}}
+    )
+    with pytest.raises(LinkError, match="link -> tls"):
+        MqttLink(config, topics, online_payload=lambda: b"on", offline_payload=b"off")

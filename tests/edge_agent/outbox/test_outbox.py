@@ -82,6 +82,18 @@ def test_delete_counts_only_present_rows(tmp_path: Path) -> None:
     assert outbox.stats().bytes == 100
 
 
+def test_acknowledged_counts_deletes_not_drops_across_handles(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    writer = Outbox(OutboxConfig(path=path, max_reports=4))
+    for _ in range(6):
+        writer.append(_payload)
+    writer.delete([3, 4])
+    # A second handle on the same file (another process, say) sees the same counters.
+    stats = Outbox(OutboxConfig(path=path)).stats()
+    assert (stats.next_seq, stats.depth, stats.dropped) == (7, 2, 2)
+    assert stats.acknowledged == 2
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.lists(st.tuples(st.booleans(), st.integers(1, 400)), min_size=1, max_size=40))
 def test_counters_match_rows(

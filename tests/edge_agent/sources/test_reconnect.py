@@ -21,6 +21,7 @@ from edge_agent.sources import (
     StreamReader,
     open_camera,
 )
+from edge_agent.sources.capture import Capture
 from tests.edge_agent.sources.fakes import FakeClock, ScriptedCapture, ScriptedFactory, picture
 from tests.edge_agent.sources.outages import offline_total, summarise
 from tests.services.ports import free_port
@@ -277,3 +278,21 @@ def test_file_camera_decodes_ahead_in_its_own_thread(tmp_path: Path) -> None:
     assert indices == list(range(12))
     direct = open_camera(camera(str(video)), video_time=True, decode_ahead=0)
     assert sum(1 for _ in direct.events()) == 12
+
+
+def test_two_thousand_failed_opens_then_frames() -> None:
+    clock = FakeClock(start=1000.0)
+    outcomes: list[Capture | Exception] = [OSError("connection refused")] * 2000
+    factory = ScriptedFactory([*outcomes, ScriptedCapture([picture(i) for i in range(3)])])
+    stop = threading.Event()
+    cfg = camera("rtsp://cam.local/s", reconnect={"initial_s": 0.5, "max_s": 30.0})
+    reader = StreamReader(cfg, factory=factory, clock=clock, sleep=clock.sleep, stop=stop)
+    frames = []
+    for event in reader.events():
+        if isinstance(event, Frame):
+            frames.append(event)
+            if len(frames) == 3:
+                break
+    assert len(frames) == 3
+    assert len(clock.sleeps) == 2000
+    assert all(0.0 <= delay <= 30.0 for delay in clock.sleeps)

@@ -8,9 +8,11 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from edge_agent.detectors.base import OnnxDetector
 from edge_agent.detectors.candidates import Candidates, best_class, no_candidates
+from edge_agent.detectors.plugin import DetectorConfigBase, DetectorPlugin, OutputLayout
 from edge_agent.detectors.preprocess import Prepared, stretch
 from edge_agent.inference.errors import InferenceError
 
@@ -96,3 +98,22 @@ class NanoDetDetector(OnnxDetector):
 
     def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
         return decode(outputs, self.score_threshold)
+
+
+class NanoDetConfig(DetectorConfigBase):
+    type: Literal["nanodet"] = Field(description="NanoDet-m COCO-80 shipped in models/")
+    model: str | None = Field(default=None, description="model path; default the shipped one")
+
+
+def reads(outputs: OutputLayout) -> bool:
+    """A NanoDet-m export names its six head outputs."""
+    return tuple(name for name, _ in outputs) == OUTPUT_NAMES
+
+
+PLUGIN = DetectorPlugin(
+    key=KEY,
+    config=NanoDetConfig,
+    detector=NanoDetDetector,
+    default_model=DEFAULT_MODEL,
+    reads=reads,
+)

@@ -10,8 +10,8 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from edge_agent.camera_pipeline import PerceptionPipeline
 from edge_agent.detectors import Detections, create_detector
-from edge_agent.pipeline import PerceptionPipeline
 from edge_agent.sources import CameraConfig, Frame, Offline, SourceEvent, open_camera
 
 VTEST = Path(__file__).resolve().parents[2] / "models" / "vtest.avi"

@@ -8,9 +8,11 @@ from typing import Literal
 import cv2
 import numpy as np
 import numpy.typing as npt
+from pydantic import Field
 
 from edge_agent.detectors.base import OnnxDetector, class_mask_for, select_detections
 from edge_agent.detectors.candidates import Candidates, best_class
+from edge_agent.detectors.plugin import DetectorConfigBase, DetectorPlugin, OutputLayout
 from edge_agent.detectors.preprocess import FrameTransform, Prepared, letterbox
 from edge_agent.detectors.types import Detections
 from edge_agent.inference.errors import InferenceError
@@ -83,3 +85,16 @@ class YoloDetector(OnnxDetector):
 
     def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
         return decode(outputs[0].astype(np.float32, copy=False), self.score_threshold)
+
+
+class YoloConfig(DetectorConfigBase):
+    type: Literal["yolo"] = Field(description="an Ultralytics YOLOv8/YOLO11 ONNX export")
+    model: str = Field(description="path to the exported .onnx file")
+
+
+def reads(outputs: OutputLayout) -> bool:
+    """An Ultralytics export has one ``[1, 4+nc, N]`` output."""
+    return len(outputs) == 1 and len(outputs[0][1]) == 3
+
+
+PLUGIN = DetectorPlugin(key=KEY, config=YoloConfig, detector=YoloDetector, reads=reads)

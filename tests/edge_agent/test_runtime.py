@@ -13,7 +13,7 @@ import pytest
 
 from edge_agent.config import AgentConfig
 from edge_agent.quality import QualityScorer
-from edge_agent.runner import Runtime
+from edge_agent.runtime import Runtime
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey
 from fieldproof.wire import decode_report
