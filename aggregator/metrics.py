@@ -1,21 +1,50 @@
-"""Prometheus metrics of the ingest path, served as text on ``/metrics``.
+"""Prometheus metrics of the ingest path, through ``prometheus_client`` on ``/metrics``.
 
 Counters: received, accepted, rejected by reason, duplicates, gaps, batches; gauges:
-queue depth, projection lag; a histogram of batch commit latency. Written in the text
-exposition format directly: a handful of numbers does not need a client library.
+queue depth, projection lag; a histogram of batch commit latency. Each
+:class:`IngestMetrics` has its own registry, so several aggregators can share a process.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterator
+
+from prometheus_client import CollectorRegistry, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from fieldproof.metrics_http import MetricsServer as RegistryServer
+
+log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
+# (attribute, metric name without _total, help)
+_COUNTERS = (
+    ("received", "fieldproof_ingest_received", "Messages received."),
+    ("processed", "fieldproof_ingest_processed", "Messages committed."),
+    ("accepted", "fieldproof_ingest_accepted", "Reports stored."),
+    ("duplicates", "fieldproof_ingest_duplicates", "Reports seen before."),
+    ("gaps", "fieldproof_ingest_gaps", "Sequence gaps recorded."),
+    ("status_updates", "fieldproof_ingest_status_updates", "Status messages."),
+    ("health_updates", "fieldproof_ingest_health_updates", "Health messages."),
+    ("projected", "fieldproof_series_projected", "Rows projected."),
+    ("series_errors", "fieldproof_series_errors", "Failed series writes."),
+)
+GAUGE_HELP = {
+    "fieldproof_ingest_queue_depth": "Messages received and waiting for the writer.",
+    "fieldproof_series_lag_rows": "Ledger rows not yet projected into the series store.",
+}
+
 
 class IngestMetrics:
-    """Thread-safe counters; ``render()`` gives the exposition text."""
+    """Thread-safe counters read by the registry at scrape time (``registry``).
+
+    ``gauges`` maps a gauge name to a function read at scrape time (queue depth,
+    projection lag); one that raises is left out of that scrape.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -30,10 +59,16 @@ class IngestMetrics:
         self.series_errors = 0
         self.projected = 0
         self.rejected: dict[str, int] = {}
-        self._latency_counts = [0] * (len(LATENCY_BUCKETS) + 1)
-        self._latency_sum = 0.0
         self.gauges: dict[str, Callable[[], float]] = {}
         self.lag_s = 0.0
+        self.registry = CollectorRegistry()
+        self._batch_seconds = Histogram(
+            "fieldproof_ingest_batch_seconds",
+            "Time to verify and commit one batch.",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.registry.register(_IngestCollector(self))
 
     def count(self, name: str, n: int = 1) -> None:
         with self._lock:
@@ -48,13 +83,7 @@ class IngestMetrics:
         with self._lock:
             self.lag_s = lag_s
             self.batches += 1
-            self._latency_sum += seconds
-            for i, bound in enumerate(LATENCY_BUCKETS):
-                if seconds <= bound:
-                    self._latency_counts[i] += 1
-                    break
-            else:
-                self._latency_counts[-1] += 1
+        self._batch_seconds.observe(seconds)
 
     def snapshot(self) -> dict[str, int]:
         """The counters as a plain mapping (tests, the demo's status line)."""
@@ -72,93 +101,45 @@ class IngestMetrics:
             }
         return out
 
-    def render(self) -> str:
-        lines: list[str] = []
-
-        def counter(name: str, help_text: str, value: float) -> None:
-            lines.extend(
-                [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
-            )
-
+    def read(self) -> tuple[dict[str, int], dict[str, int], float]:
+        """Counters by attribute, rejections by reason and the last lag, taken together."""
         with self._lock:
-            counter("fieldproof_ingest_received_total", "Messages received.", self.received)
-            counter("fieldproof_ingest_processed_total", "Messages committed.", self.processed)
-            counter("fieldproof_ingest_accepted_total", "Reports stored.", self.accepted)
-            counter("fieldproof_ingest_duplicates_total", "Reports seen before.", self.duplicates)
-            counter("fieldproof_ingest_gaps_total", "Sequence gaps recorded.", self.gaps)
-            counter(
-                "fieldproof_ingest_status_updates_total", "Status messages.", self.status_updates
-            )
-            counter(
-                "fieldproof_ingest_health_updates_total", "Health messages.", self.health_updates
-            )
-            counter("fieldproof_series_projected_total", "Rows projected.", self.projected)
-            counter("fieldproof_series_errors_total", "Failed series writes.", self.series_errors)
-            lines.append("# HELP fieldproof_ingest_rejected_total Messages refused, by reason.")
-            lines.append("# TYPE fieldproof_ingest_rejected_total counter")
-            for reason, value in sorted(self.rejected.items()):
-                lines.append(f'fieldproof_ingest_rejected_total{{reason="{reason}"}} {value}')
-            name = "fieldproof_ingest_batch_seconds"
-            lines.append(f"# HELP {name} Time to verify and commit one batch.")
-            lines.append(f"# TYPE {name} histogram")
-            cumulative = 0
-            for bound, n in zip(LATENCY_BUCKETS, self._latency_counts, strict=False):
-                cumulative += n
-                lines.append(f'{name}_bucket{{le="{bound}"}} {cumulative}')
-            cumulative += self._latency_counts[-1]
-            lines.append(f'{name}_bucket{{le="+Inf"}} {cumulative}')
-            lines.append(f"{name}_sum {self._latency_sum}")
-            lines.append(f"{name}_count {cumulative}")
-            lines.append(
-                "# HELP fieldproof_ingest_lag_seconds Receive-to-commit age of the "
-                "oldest message in the last batch."
-            )
-            lines.append("# TYPE fieldproof_ingest_lag_seconds gauge")
-            lines.append(f"fieldproof_ingest_lag_seconds {self.lag_s}")
-            gauges = dict(self.gauges)
-        for gauge, read in sorted(gauges.items()):
+            counters = {attribute: getattr(self, attribute) for attribute, _, _ in _COUNTERS}
+            return counters, dict(self.rejected), self.lag_s
+
+
+class _IngestCollector(Collector):
+    """Reads :class:`IngestMetrics` at scrape time."""
+
+    def __init__(self, metrics: IngestMetrics) -> None:
+        self.metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        counters, rejected, lag_s = self.metrics.read()
+        for attribute, name, help_text in _COUNTERS:
+            yield CounterMetricFamily(name, help_text, value=counters[attribute])
+        by_reason = CounterMetricFamily(
+            "fieldproof_ingest_rejected", "Messages refused, by reason.", labels=["reason"]
+        )
+        for reason, count in sorted(rejected.items()):
+            by_reason.add_metric([reason], count)
+        yield by_reason
+        yield GaugeMetricFamily(
+            "fieldproof_ingest_lag_seconds",
+            "Receive-to-commit age of the oldest message in the last batch.",
+            value=lag_s,
+        )
+        for name, read in sorted(dict(self.metrics.gauges).items()):
             try:
                 reading = read()
             except Exception:  # a gauge must never break the scrape
+                log.debug("gauge %s failed", name, exc_info=True)
                 continue
-            lines.extend([f"# TYPE {gauge} gauge", f"{gauge} {reading}"])
-        return "\n".join(lines) + "\n"
+            yield GaugeMetricFamily(name, GAUGE_HELP.get(name, name), value=reading)
 
 
-class MetricsServer:
-    """``GET /metrics`` on ``host:port`` (port 0: a free one, see :attr:`port`)."""
+class MetricsServer(RegistryServer):
+    """``/metrics`` of one :class:`IngestMetrics` on ``host:port`` (port 0: a free one)."""
 
     def __init__(self, metrics: IngestMetrics, host: str, port: int) -> None:
-        source = metrics
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.path.split("?")[0] != "/metrics":
-                    self.send_error(404)
-                    return
-                body = source.render().encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain; version=0.0.4")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: object) -> None:
-                return None
-
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="metrics-http", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(metrics.registry, host, port)

@@ -17,21 +17,18 @@ from __future__ import annotations
 import logging
 import queue
 import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from aggregator.config import MqttConfig
 from aggregator.errors import AggregatorValueError
+from fieldproof.errors import ConfigError
 from fieldproof.protocol import TopicKind, device_filter, shared_filter
+from fieldproof.transport.mqtt import BrokerClient, ClientSpec
 
 log = logging.getLogger(__name__)
 
@@ -87,45 +84,32 @@ class MqttConsumer:
         self.prepare = prepare
         self.v5 = config.protocol == "5"
         self.client_id = config.client_id or default_client_id()
-        parts = urlsplit(config.url)
-        if not parts.hostname:
-            raise AggregatorValueError(f"mqtt -> url: no host in {config.url!r}")
-        self.host = parts.hostname
-        self.port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        spec = ClientSpec(
+            url=config.url,
+            client_id=self.client_id,
+            protocol=config.protocol,
+            username=config.username,
+            password=config.password,
+            tls=config.tls,
+            keepalive_s=config.keepalive_s,
+            session_expiry_s=config.session_expiry_s,
+            receive_maximum=config.receive_maximum,
+            manual_ack=True,
+        )
+        try:
+            self._broker = BrokerClient(spec)
+        except ConfigError as exc:
+            raise AggregatorValueError(f"mqtt -> {exc}") from exc
+        self.host = self._broker.address.host
+        self.port = self._broker.address.port
         self.connected = threading.Event()
         self._stopping = threading.Event()
         self._generation = 0
-        self._client = self._build(parts.scheme == "mqtts")
-
-    def _build(self, tls: bool) -> mqtt.Client:
-        cfg = self.config
-        if self.v5:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=self.client_id,
-                protocol=mqtt.MQTTv5,
-                manual_ack=True,
-            )
-        else:
-            client = mqtt.Client(
-                CallbackAPIVersion.VERSION2,
-                client_id=self.client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=False,
-                manual_ack=True,
-            )
-        if cfg.username is not None:
-            client.username_pw_set(cfg.username, cfg.password)
-        if tls:
-            context = ssl.create_default_context(
-                cafile=str(cfg.ca_file) if cfg.ca_file is not None else None
-            )
-            client.tls_set_context(context)
+        client = self._client = self._broker.paho
         client.reconnect_delay_set(min_delay=1, max_delay=30)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        return client
 
     # -- paho callbacks (network thread) ----------------------------------------------
 
@@ -172,18 +156,7 @@ class MqttConsumer:
     # -- control ----------------------------------------------------------------------
 
     def start(self) -> None:
-        properties = None
-        if self.v5:
-            properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-            properties.SessionExpiryInterval = self.config.session_expiry_s
-            properties.ReceiveMaximum = self.config.receive_maximum
-        self._client.connect_async(
-            self.host,
-            self.port,
-            keepalive=self.config.keepalive_s,
-            clean_start=False if self.v5 else mqtt.MQTT_CLEAN_START_FIRST_ONLY,
-            properties=properties,
-        )
+        self._broker.connect_async()
         self._client.loop_start()
 
     def wait_connected(self, timeout: float) -> bool:

@@ -27,7 +27,8 @@ def _opt(value: str | None) -> str:
 def render_agent_yaml(values: AgentYamlValues) -> str:
     """A valid ``agent.yaml``; every key is commented so an operator can edit it safely."""
     tls = ""
-    if values.ca_file is not None:
+    # A tls section belongs to mqtts:// only (the link refuses one on plain mqtt://).
+    if values.ca_file is not None and values.broker_url.startswith("mqtts://"):
         tls = (
             "  tls:\n"
             f"    ca_file: {_opt(values.ca_file)}        # CA that signed the broker\n"

@@ -10,7 +10,6 @@ runtime agree.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,101 +81,106 @@ def limits_for(metric: str) -> MetricLimits:
     return MetricLimits(entry.minimum, entry.maximum, RESOLUTION[key])
 
 
-def _longest_run(flags: npt.NDArray[np.bool_]) -> tuple[int, int]:
-    """Length and start of the longest run of ``True``."""
-    if not flags.any():
-        return 0, 0
-    padded = np.concatenate([[False], flags, [False]])
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    lengths = edges[1::2] - edges[::2]
-    best = int(lengths.argmax())
-    return int(lengths[best]), int(edges[2 * best])
+def _longest_runs(flags: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.int64], ...]:
+    """Per row: length and first index of the longest run of ``True``."""
+    m, n = flags.shape
+    if n == 0:
+        zero = np.zeros(m, dtype=np.int64)
+        return zero, zero
+    index = np.broadcast_to(np.arange(n), (m, n))
+    last_false = np.maximum.accumulate(np.where(flags, -1, index), axis=1)
+    length = index - last_false
+    end = length.argmax(axis=1)
+    longest = length[np.arange(m), end]
+    return longest, end - longest + 1
 
 
-def _log(x: float) -> float:
-    return math.log10(x + 1.0)
+def _log(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return np.log10(x + 1.0)
 
 
-def window_features(
+def batch_features(
     values: npt.NDArray[np.floating],
-    limits: MetricLimits,
-    interval_s: float = DEFAULT_INTERVAL_S,
+    minimum: npt.NDArray[np.float64],
+    maximum: npt.NDArray[np.float64],
+    resolution: npt.NDArray[np.float64],
+    interval_s: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float32]:
-    """The ``FEATURE_NAMES`` vector of one window (at least ``MIN_READINGS`` values)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    n = v.size
+    """``FEATURE_NAMES`` of each row of ``values`` (windows of one length), one call.
+
+    ``minimum``, ``maximum``, ``resolution`` and ``interval_s`` hold one value per row,
+    so windows of different metrics share the call.
+    """
+    v = np.array(values, dtype=np.float64, ndmin=2)
+    m, n = v.shape
     if n < MIN_READINGS:
         raise AgentValueError(f"need at least {MIN_READINGS} readings, got {n}")
-    if not interval_s > 0.0:
-        raise AgentValueError(f"sampling interval must be positive, got {interval_s}")
-    interval_s = min(MAX_INTERVAL_S, max(MIN_INTERVAL_S, float(interval_s)))
-    res = limits.resolution
+    rows = np.arange(m)
+    res = np.asarray(resolution, dtype=np.float64)[:, None]
+    interval = np.clip(np.asarray(interval_s, dtype=np.float64), MIN_INTERVAL_S, MAX_INTERVAL_S)
     finite = np.isfinite(v)
-    missing = float(1.0 - finite.mean())
+    missing = 1.0 - finite.mean(axis=1)
     with np.errstate(invalid="ignore"):
-        outside = float(((v < limits.minimum) | (v > limits.maximum)).mean())
-    # Missing readings are carried forward so the shape features stay defined; the
-    # missing fraction itself says the window is broken.
-    if missing > 0.0:
-        if not finite.any():
-            v = np.zeros(n)
-        else:
-            index = np.where(finite, np.arange(n), 0)
-            np.maximum.accumulate(index, out=index)
-            v = v[index]
-            v[: int(np.argmax(finite))] = v[int(np.argmax(finite))]
-    d = v[1:] - v[:-1]
+        outside = ((v < minimum[:, None]) | (v > maximum[:, None])).mean(axis=1)
+    # Missing readings are carried forward (back, at the start) so the shape features
+    # stay defined; the missing fraction itself says the window is broken.
+    if not finite.all():
+        index = np.maximum.accumulate(np.where(finite, np.arange(n), -1), axis=1)
+        first = np.where(finite.any(axis=1), finite.argmax(axis=1), 0)
+        index = np.where(index < 0, first[:, None], index)
+        v = np.nan_to_num(v[rows[:, None], index], nan=0.0)
+    d = v[:, 1:] - v[:, :-1]
     ad = np.abs(d)
     flat = ad < res / 2
-    flat_len, flat_start = _longest_run(flat)
-    # The typical change per reading, from the part of the window that is not the
-    # longest flat run: a stuck stretch must not hide how lively the rest is.
-    rest = np.concatenate([ad[:flat_start], ad[flat_start + flat_len :]])
-    active = float(rest.mean()) if rest.size else 0.0
-    typical = float(np.median(ad))
-    scale = typical + res
-    med_d = float(np.median(d))
-    mad_d = float(np.median(np.abs(d - med_d))) * 1.4826
-    diff_z = float(np.abs(d - med_d).max()) / (mad_d + res)
-    isolated = 0.0
-    second_ratio = 0.0
-    sign_changes = 0.0
-    rough = 0.0
-    if n >= 3:
-        up, down = d[:-1], -d[1:]
-        same_way = (up * down) > 0.0
-        departure = np.where(same_way, np.minimum(np.abs(up), np.abs(down)), 0.0)
-        isolated = float(departure.max()) / scale
-        d2 = d[1:] - d[:-1]
-        second_ratio = float(np.abs(d2).mean()) / (float(ad.mean()) + res)
-        moving = d[~flat]
-        if moving.size >= 2:
-            sign_changes = float((moving[1:] * moving[:-1] < 0.0).mean())
-        # Worst short stretch of roughness against the window's own: a noise burst.
-        k = min(6, d2.size)
-        csum = np.concatenate([[0.0], np.cumsum(np.abs(d2))])
-        local = (csum[k:] - csum[:-k]) / k
-        rough = float(local.max()) / (float(np.median(np.abs(d2))) + res)
-    moving_all = d[~flat]
-    monotonic = abs(float(np.sign(moving_all).sum())) / (n - 1)
+    flat_len, flat_start = _longest_runs(flat)
+    # The typical change per reading outside the longest flat run: a stuck stretch
+    # must not hide how lively the rest of the window is.
+    csum = np.concatenate([np.zeros((m, 1)), np.cumsum(ad, axis=1)], axis=1)
+    inside = csum[rows, flat_start + flat_len] - csum[rows, flat_start]
+    rest = (n - 1) - flat_len
+    active = np.where(rest > 0, (csum[:, -1] - inside) / np.maximum(rest, 1), 0.0)
+    typical = np.median(ad, axis=1)
+    scale = typical + res[:, 0]
+    med_d = np.median(d, axis=1)
+    dev = np.abs(d - med_d[:, None])
+    diff_z = dev.max(axis=1) / (np.median(dev, axis=1) * 1.4826 + res[:, 0])
+    up, down = d[:, :-1], -d[:, 1:]
+    departure = np.where(up * down > 0.0, np.minimum(np.abs(up), np.abs(down)), 0.0)
+    isolated = departure.max(axis=1, initial=0.0) / scale
+    d2 = np.abs(up + down)
+    second_ratio = d2.mean(axis=1) / (ad.mean(axis=1) + res[:, 0])
+    # Sign changes between successive non-flat steps: a noisy sensor zigzags.
+    sign = np.where(flat, 0.0, np.sign(d))
+    order = np.argsort(flat, axis=1, kind="stable")
+    moving = np.take_along_axis(sign, order, axis=1)
+    count = (~flat).sum(axis=1)
+    pairs = np.arange(n - 2)[None, :] < (count - 1)[:, None]
+    flips = ((moving[:, 1:] * moving[:, :-1] < 0.0) & pairs).sum(axis=1)
+    sign_changes = flips / np.maximum(count - 1, 1)
+    # Worst short stretch of roughness against the window's own: a noise burst.
+    k = min(6, n - 2)
+    c2 = np.concatenate([np.zeros((m, 1)), np.cumsum(d2, axis=1)], axis=1)
+    local = (c2[:, k:] - c2[:, :-k]) / k
+    rough = local.max(axis=1) / (np.median(d2, axis=1) + res[:, 0])
+    monotonic = np.abs(sign.sum(axis=1)) / (n - 1)
     # Least-squares line in closed form (np.polyfit costs more than the model).
     t = np.arange(n, dtype=np.float64) - (n - 1) / 2
-    centred = v - v.mean()
-    slope = float(t @ centred) / float(t @ t)
-    residual = centred - slope * t
-    trend = abs(slope) * (n - 1) / (float(residual.std()) + res)
-    zero_len, _ = _longest_run(v == 0.0)
-    step = float(ad.max()) / scale
-    return np.asarray(
+    centred = v - v.mean(axis=1, keepdims=True)
+    slope = centred @ t / float(t @ t)
+    residual = centred - slope[:, None] * t
+    trend = np.abs(slope) * (n - 1) / (residual.std(axis=1) + res[:, 0])
+    zero_len, _ = _longest_runs(v == 0.0)
+    step = ad.max(axis=1) / scale
+    return np.stack(
         [
             missing,
             outside,
-            math.log10(interval_s / 3600.0),
-            math.log10(n),
+            np.log10(interval / 3600.0),
+            np.full(m, np.log10(n)),
             flat_len / (n - 1),
-            _log(flat_len * interval_s / 3600.0),
-            _log(active / res),
-            _log(typical / res),
+            _log(flat_len * interval / 3600.0),
+            _log(active / res[:, 0]),
+            _log(typical / res[:, 0]),
             _log(diff_z),
             _log(isolated),
             _log(step),
@@ -187,5 +191,24 @@ def window_features(
             zero_len / n,
             _log(rough),
         ],
-        dtype=np.float32,
-    )
+        axis=1,
+    ).astype(np.float32)
+
+
+def window_features(
+    values: npt.NDArray[np.floating],
+    limits: MetricLimits,
+    interval_s: float = DEFAULT_INTERVAL_S,
+) -> npt.NDArray[np.float32]:
+    """The ``FEATURE_NAMES`` vector of one window (at least ``MIN_READINGS`` values)."""
+    if not interval_s > 0.0:
+        raise AgentValueError(f"sampling interval must be positive, got {interval_s}")
+    v = np.asarray(values, dtype=np.float64).ravel()
+    one = np.ones(1)
+    return batch_features(
+        v[None, :],
+        one * limits.minimum,
+        one * limits.maximum,
+        one * limits.resolution,
+        one * interval_s,
+    )[0]

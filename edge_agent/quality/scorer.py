@@ -16,14 +16,15 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.errors import AgentValueError
 from edge_agent.inference.errors import InferenceError
 from edge_agent.inference.manifest import default_models_dir
 from edge_agent.inference.runner import OnnxRunner
 from edge_agent.quality.features import (
     DEFAULT_INTERVAL_S,
     FEATURE_NAMES,
+    batch_features,
     limits_for,
-    window_features,
 )
 
 DEFAULT_MODEL = "sensor-quality.onnx"
@@ -96,20 +97,36 @@ class QualityScorer:
         interval_s: float = DEFAULT_INTERVAL_S,
     ) -> list[QualityResult]:
         """Quality and likeliest fault of several windows in one model run."""
+        if not interval_s > 0.0:
+            raise AgentValueError(f"sampling interval must be positive, got {interval_s}")
+        features = np.empty((len(windows), len(FEATURE_NAMES)), dtype=np.float32)
+        arrays = [np.asarray(values, dtype=np.float64).ravel() for _, values in windows]
+        limits = [limits_for(metric) for metric, _ in windows]
+        # Windows of one length share one vectorised feature pass.
+        by_length: dict[int, list[int]] = {}
+        for index, values in enumerate(arrays):
+            by_length.setdefault(values.size, []).append(index)
+        for indices in by_length.values():
+            chosen = [limits[i] for i in indices]
+            features[indices] = batch_features(
+                np.stack([arrays[i] for i in indices]),
+                np.array([c.minimum for c in chosen]),
+                np.array([c.maximum for c in chosen]),
+                np.array([c.resolution for c in chosen]),
+                np.full(len(indices), interval_s),
+            )
         results: list[QualityResult | None] = []
-        rows: list[npt.NDArray[np.float32]] = []
-        for metric, values in windows:
-            features = window_features(values, limits_for(metric), interval_s)
-            if features[1] > 0.0:
+        for row in features:
+            if row[1] > 0.0:
                 results.append(QualityResult(0.0, "out_of_range"))
-            elif features[0] > 0.0:
+            elif row[0] > 0.0:
                 results.append(QualityResult(0.0, "dropout"))
             else:
                 results.append(None)
-                rows.append(features)
-        if not rows:
+        asked = [i for i, r in enumerate(results) if r is None]
+        if not asked:
             return [r for r in results if r is not None]
-        probabilities = self.runner.run(np.stack(rows))[self._prob_index]
+        probabilities = self.runner.run(features[asked])[self._prob_index]
         model_results = iter(_result(p) for p in probabilities)
         return [r if r is not None else next(model_results) for r in results]
 

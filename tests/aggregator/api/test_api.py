@@ -300,7 +300,7 @@ def test_metrics_and_openapi(client: TestClient, sqlite_world: World) -> None:
     client.get("/v1/devices")
     text = client.get("/metrics").text
     assert f"fieldproof_ledger_reports {sqlite_world.ledger.count_reports()}" in text
-    assert 'fieldproof_api_requests_total{route="/v1/devices",method="GET",status="200"}' in text
+    assert 'fieldproof_api_requests_total{method="GET",route="/v1/devices",status="200"}' in text
     assert 'fieldproof_devices{state="online"} 3' in text
     spec = client.get("/openapi.json").json()
     for path in (
