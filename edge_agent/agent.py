@@ -32,6 +32,8 @@ from fieldproof.protocol import DeviceTopics
 from fieldproof.wire import ModelRef, Record, Report, sign_report
 
 log = logging.getLogger(__name__)
+# How late a heartbeat may be, beyond three intervals, before the agent is not alive.
+HEARTBEAT_SLACK_S = 10.0
 
 
 def _no_warm_up(path: Any) -> None:
@@ -105,6 +107,7 @@ class Agent:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._heartbeat: threading.Thread | None = None
+        self._last_beat = time.monotonic()
         self.remote.on_settings(lambda settings: self._wake.set())
 
     # -- producers -----------------------------------------------------------------
@@ -180,7 +183,10 @@ class Agent:
     def alive(self) -> bool:
         """True while the agent's threads run and ``liveness`` (its producers) holds."""
         beating = self._heartbeat is not None and self._heartbeat.is_alive()
-        return beating and self.link.running and self._liveness()
+        # A heartbeat thread wedged in a reader is alive but silent: that is not liveness.
+        bound = 3 * self.remote.settings.heartbeat_s + HEARTBEAT_SLACK_S
+        recent = time.monotonic() - self._last_beat <= bound
+        return beating and recent and self.link.running and self._liveness()
 
     def _beat(self) -> None:
         next_heartbeat = 0.0
@@ -191,6 +197,7 @@ class Agent:
                     self.link.publish_health(self.snapshot().to_json())
                 except Exception:  # a broken reader must not stop the heartbeat
                     log.exception("health snapshot failed")
+                self._last_beat = time.monotonic()
                 next_heartbeat = now + self.remote.settings.heartbeat_s
             wait = next_heartbeat - time.monotonic()
             if self._wake.wait(max(0.0, wait)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
-from edge_agent.agent import Agent
+from edge_agent.agent import HEARTBEAT_SLACK_S, Agent
 from edge_agent.camera_worker import CameraWorker
 from edge_agent.config import AgentConfig
 from edge_agent.health.stats import StatsRegistry
@@ -38,6 +38,18 @@ def test_agent_is_not_alive_while_a_producer_is_not(tmp_path: Path) -> None:
         assert not agent.alive()
         producers_alive.set()
         assert agent.alive()
+    finally:
+        agent.stop()
+
+
+def test_a_silent_heartbeat_is_not_liveness(tmp_path: Path) -> None:
+    agent = Agent(_config(tmp_path), DeviceKey.generate())
+    agent.start()
+    try:
+        assert agent.alive()
+        # As if the heartbeat thread had hung in a reader for far longer than its bound.
+        agent._last_beat -= 3 * agent.remote.settings.heartbeat_s + HEARTBEAT_SLACK_S + 1
+        assert not agent.alive()
     finally:
         agent.stop()
 
