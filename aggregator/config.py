@@ -1,25 +1,37 @@
 """The aggregator's config tree: one YAML file (``aggregator.yaml``), validated at start-up.
 
-Backends are chosen by URL: ``ledger.url`` (``sqlite:///path`` or ``postgresql://…``),
-``series.url`` (``sqlite:///path``, ``influx://host:port/db``, ``influxs://…``), and
-``mqtt.url`` (``mqtt://host:port`` or ``mqtts://…``).
+One file describes the whole service; ``roles`` says which parts this process runs
+(``ingest``, ``projection``, ``anchoring`` with rewards, ``api``), so the same file runs
+everything in one process or one role per process. Backends are chosen by URL:
+``ledger.url`` (``sqlite:///path`` or ``postgresql://…``), ``series.url``
+(``sqlite:///path``, ``influx://host:port/db``, ``influxs://…``), ``mqtt.url``
+(``mqtt://host:port`` or ``mqtts://…``) and ``anchoring.rpc`` (``http(s)://…``).
+Relative paths, ``sqlite:///`` paths included, resolve from the config file's folder.
 """
 
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
+from aggregator.api.config import ApiConfig
 from fieldproof.config import ConfigModel, load_config
+from fieldproof.transport.config import TlsConfig, check_tls_matches_url
 from fieldproof.wire import MAX_REPORT_SIZE
 
 LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
 SERIES_SCHEMES = ("sqlite", "influx", "influxs")
 MQTT_SCHEMES = ("mqtt", "mqtts")
+RPC_SCHEMES = ("http", "https")
+KEY_SOURCES = ("keystore", "env")
+
+Role = Literal["ingest", "projection", "anchoring", "api"]
+ROLES: tuple[Role, ...] = ("ingest", "projection", "anchoring", "api")
 
 
 def _check_scheme(url: str, schemes: tuple[str, ...]) -> str:
@@ -44,7 +56,9 @@ class MqttConfig(ConfigModel):
     )
     username: str | None = Field(None, description="Broker user name.")
     password: str | None = Field(None, description="Broker password (use ${secret:NAME}).")
-    ca_file: Path | None = Field(None, description="CA bundle for mqtts://.")
+    tls: TlsConfig | None = Field(
+        None, description="TLS settings for mqtts:// (default: the system's CAs)."
+    )
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keep-alive in seconds.")
     receive_maximum: int = Field(
         2000,
@@ -59,6 +73,9 @@ class MqttConfig(ConfigModel):
         description="How long the broker keeps the session (and queues reports) while the "
         "aggregator is away.",
     )
+    connect_timeout_s: float = Field(
+        30.0, gt=0, description="Start-up fails when the broker is not reached within this."
+    )
 
     @field_validator("url")
     @classmethod
@@ -71,6 +88,11 @@ class MqttConfig(ConfigModel):
         if not value or any(ch in value for ch in "/+#"):
             raise ValueError("must be non-empty and contain no '/', '+' or '#'")
         return value
+
+    @model_validator(mode="after")
+    def _tls(self) -> MqttConfig:
+        check_tls_matches_url(self.url, self.tls)
+        return self
 
 
 MAX_VERIFY_WORKERS = 64
@@ -136,11 +158,6 @@ class SeriesConfig(ConfigModel):
     batch_reports: int = Field(500, ge=1, description="Ledger rows projected per step.")
     interval_s: float = Field(0.5, gt=0, description="Pause between projection steps when idle.")
     retry_max_s: float = Field(30.0, gt=0, description="Longest pause after a failed write.")
-    in_process: bool = Field(
-        True,
-        description="Project in the ingest process; false: run `fieldproof aggregator "
-        "project` beside it, which leaves the ingest process's interpreter to ingest.",
-    )
 
     @field_validator("url")
     @classmethod
@@ -194,27 +211,202 @@ class RetentionConfig(ConfigModel):
     chunk: int = Field(10_000, ge=1, description="Rows deleted per statement.")
 
 
+class AnchoringConfig(ConfigModel):
+    rpc: str = Field(description="JSON-RPC URL of the chain, http(s)://.")
+    deployment: Path = Field(description="deployment.json naming the contract addresses.")
+    key: str = Field(
+        description="Transaction key source: keystore:PATH (passphrase from "
+        "FIELDPROOF_KEYSTORE_PASSPHRASE) or env:VARNAME (a hex key in that variable). The "
+        "account needs the anchorer and distributor roles."
+    )
+    bundle_dir: Path = Field(
+        Path("bundles"), description="Where epoch bundles (<cid>.json) are written."
+    )
+    epoch_seconds: int = Field(3600, ge=1, description="Epoch length in seconds.")
+    genesis: int = Field(0, ge=0, description="Unix time at which epoch 0 starts.")
+    grace_seconds: float = Field(
+        5.0,
+        ge=0,
+        description="Wait this long after an epoch ends before closing it; must exceed the "
+        "time ingest takes to commit a received report, or late commits miss their epoch.",
+    )
+    first_epoch: int | None = Field(
+        None,
+        ge=0,
+        description="First epoch anchored on the very first start; none: the epoch then in "
+        "progress. Fixed in the ledger once chosen.",
+    )
+    holder: str = Field(
+        default_factory=socket.gethostname,
+        min_length=1,
+        description="This process's name in the anchoring lease (default: the host name); "
+        "each process that may anchor needs its own.",
+    )
+    interval_s: float = Field(1.0, gt=0, description="Seconds between anchoring ticks.")
+    lease_seconds: float = Field(
+        30.0, gt=0, description="How long the anchoring lease lasts without renewal."
+    )
+
+    @field_validator("rpc")
+    @classmethod
+    def _rpc(cls, value: str) -> str:
+        return _check_scheme(value, RPC_SCHEMES)
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: str) -> str:
+        kind, _, rest = value.partition(":")
+        if kind not in KEY_SOURCES or not rest:
+            raise ValueError("expected keystore:PATH or env:VARNAME")
+        return value
+
+
+class RewardsConfig(ConfigModel):
+    emission: int = Field(
+        1000 * 10**18,
+        ge=0,
+        description="Reward token units split per epoch; at most RewardDistributor's epoch "
+        "cap (checked against the chain at start-up).",
+    )
+    agreement_tolerance_ppm: int = Field(
+        20_000,
+        ge=0,
+        le=1_000_000,
+        description="How far (parts per million of a metric's physical range) a reading "
+        "may lie from its neighbours' median and still agree.",
+    )
+
+
 class AggregatorConfig(ConfigModel):
-    mqtt: MqttConfig = Field(default_factory=MqttConfig)  # type: ignore[arg-type]
-    ingest: IngestConfig = Field(default_factory=IngestConfig)  # type: ignore[arg-type]
-    ledger: LedgerConfig = Field(default_factory=LedgerConfig)  # type: ignore[arg-type]
-    series: SeriesConfig = Field(default_factory=SeriesConfig)  # type: ignore[arg-type]
-    registry: RegistryConfig
-    metrics: MetricsConfig = Field(default_factory=MetricsConfig)  # type: ignore[arg-type]
-    retention: RetentionConfig = Field(default_factory=RetentionConfig)  # type: ignore[arg-type]
+    roles: tuple[Role, ...] = Field(
+        ("ingest", "projection"),
+        min_length=1,
+        description="What this process runs: ingest (MQTT to ledger), projection (ledger "
+        "to series), anchoring (epochs on-chain and rewards), api (HTTP API and dashboard). "
+        "The same file with different roles runs one role per process.",
+    )
+    ledger: LedgerConfig = Field(
+        default_factory=LedgerConfig,  # type: ignore[arg-type]
+        description="The ledger every role shares (reports, anchor state).",
+    )
+    series: SeriesConfig = Field(
+        default_factory=SeriesConfig,  # type: ignore[arg-type]
+        description="The series store (projection writes, api reads).",
+    )
+    mqtt: MqttConfig = Field(
+        default_factory=MqttConfig,  # type: ignore[arg-type]
+        description="The broker ingest subscribes to.",
+    )
+    ingest: IngestConfig = Field(
+        default_factory=IngestConfig,  # type: ignore[arg-type]
+        description="Batching and limits of ingest.",
+    )
+    registry: RegistryConfig | None = Field(
+        None, description="Where ingest finds device keys (needed by the ingest role)."
+    )
+    anchoring: AnchoringConfig | None = Field(
+        None, description="Epochs anchored on-chain (needed by the anchoring role)."
+    )
+    rewards: RewardsConfig = Field(
+        default_factory=RewardsConfig,  # type: ignore[arg-type]
+        description="Rewards published with each anchored epoch.",
+    )
+    api: ApiConfig = Field(
+        default_factory=ApiConfig,  # type: ignore[arg-type]
+        description="The HTTP API and dashboard (the api role).",
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig,  # type: ignore[arg-type]
+        description="Prometheus metrics of this process.",
+    )
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig,  # type: ignore[arg-type]
+        description="Purges of old series points, health history and dead letters "
+        "(run by the ingest role).",
+    )
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: tuple[Role, ...]) -> tuple[Role, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("a role is listed twice")
+        return value
 
     @model_validator(mode="after")
-    def _batch_fits_window(self) -> AggregatorConfig:
-        # The broker stops sending at receive_maximum unacknowledged messages and we ack
-        # only after a commit: a bigger batch would wait for its timer every time.
-        if self.ingest.batch_size > self.mqtt.receive_maximum:
-            raise ValueError(
-                f"ingest -> batch_size ({self.ingest.batch_size}) must not exceed "
-                f"mqtt -> receive_maximum ({self.mqtt.receive_maximum})"
-            )
+    def _check(self) -> AggregatorConfig:
+        verify_batch_fits_window(self)
+        verify_roles_configured(self)
         return self
 
 
+def verify_batch_fits_window(config: AggregatorConfig) -> None:
+    # The broker stops sending at receive_maximum unacknowledged messages and we ack
+    # only after a commit: a bigger batch would wait for its timer every time.
+    if config.ingest.batch_size > config.mqtt.receive_maximum:
+        raise ValueError(
+            f"ingest -> batch_size ({config.ingest.batch_size}) must not exceed "
+            f"mqtt -> receive_maximum ({config.mqtt.receive_maximum})"
+        )
+
+
+def verify_roles_configured(config: AggregatorConfig) -> None:
+    """Each role in ``roles`` has the section it cannot run without."""
+    if "ingest" in config.roles and config.registry is None:
+        raise ValueError("roles: ingest needs a 'registry' section (where device keys come from)")
+    if "anchoring" in config.roles and config.anchoring is None:
+        raise ValueError("roles: anchoring needs an 'anchoring' section (chain, key, epochs)")
+
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+def _resolve_url(url: str, base: Path) -> str:
+    prefix = "sqlite:///"
+    rest = url[len(prefix) :]
+    if not url.startswith(prefix) or rest == ":memory:" or rest.startswith("/"):
+        return url
+    return f"{prefix}{base / rest}"
+
+
+def _resolve(value: Any, base: Path) -> Any:
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, BaseModel):
+        return resolve_paths(value, base)
+    if isinstance(value, tuple | list):
+        return type(value)(_resolve(item, base) for item in value)
+    return value
+
+
+def resolve_paths(model: ModelT, base: Path) -> ModelT:
+    """``model`` with every relative file path in it made relative to ``base``."""
+    update = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        resolved = _resolve(value, base)
+        if resolved is not value:
+            update[name] = resolved
+    return model.model_copy(update=update) if update else model
+
+
+def _resolve_urls(config: AggregatorConfig, base: Path) -> AggregatorConfig:
+    """Relative ``sqlite:///`` URLs and ``keystore:`` paths made relative to ``base``."""
+    update: dict[str, Any] = {
+        "ledger": config.ledger.model_copy(update={"url": _resolve_url(config.ledger.url, base)}),
+        "series": config.series.model_copy(update={"url": _resolve_url(config.series.url, base)}),
+    }
+    anchoring = config.anchoring
+    if anchoring is not None and anchoring.key.startswith("keystore:"):
+        keystore = Path(anchoring.key.removeprefix("keystore:"))
+        if not keystore.is_absolute():
+            update["anchoring"] = anchoring.model_copy(
+                update={"key": f"keystore:{base / keystore}"}
+            )
+    return config.model_copy(update=update)
+
+
 def load_aggregator_config(path: Path) -> AggregatorConfig:
-    """Read and validate ``path``; a ConfigError names each bad key path."""
-    return load_config(AggregatorConfig, path)
+    """Read and validate ``path``; a ConfigError names each bad key path. Relative paths
+    in it (files, ``sqlite:///`` URLs, ``keystore:`` sources) resolve from its folder."""
+    base = path.resolve().parent
+    return _resolve_urls(resolve_paths(load_config(AggregatorConfig, path), base), base)

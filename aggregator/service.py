@@ -1,4 +1,10 @@
-"""Runtime wiring of the ingest side: consumer → queue → writer → ledger → projection.
+"""Runtime wiring of the aggregator: the roles of one process, from one config.
+
+Roles (``roles:`` in the config): ``ingest`` (consumer → queue → writer → ledger),
+``projection`` (ledger → series), ``anchoring`` (epochs closed, anchored on-chain, rewards
+published; one leader by a lease in the ledger) and ``api`` (HTTP API and dashboard, served
+in-process). Every role shares one ledger; the same file runs all roles in one process or
+one role per process.
 
 Embedded use (the demo, tests): build a config with the 3.1.1 protocol (the in-process
 amqtt broker speaks no MQTT 5), SQLite URLs and, if convenient, an in-memory key
@@ -25,6 +31,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from typing import TYPE_CHECKING
 
 from aggregator.config import AggregatorConfig, RegistryConfig
 from aggregator.errors import AggregatorError, AggregatorValueError
@@ -40,6 +47,10 @@ from aggregator.retention import RetentionWorker
 from aggregator.series.base import SeriesStore, SeriesUnavailableError
 from aggregator.series.factory import open_series
 from aggregator.series.projection import Projector
+
+if TYPE_CHECKING:  # the anchoring and api roles pull in web3 and uvicorn
+    from aggregator.anchoring.service import EpochAnchorer
+    from aggregator.api.server import ApiServer
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +119,7 @@ class ProjectionWorker:
 
 
 class Aggregator:
-    """The ingest service of one process (see the module docstring for embedded use)."""
+    """The roles of one process (see the module docstring for embedded use)."""
 
     def __init__(self, config: AggregatorConfig, *, key_source: KeySource | None = None) -> None:
         if config.ingest.verify_worker_count > 0 and key_source is not None:
@@ -117,6 +128,7 @@ class Aggregator:
                 "passed in (worker processes build their own)"
             )
         self.config = config
+        self.roles = frozenset(config.roles)
         self.metrics = IngestMetrics()
         self._key_source = key_source
         self.queue: queue.Queue[Message] = queue.Queue(maxsize=config.ingest.queue_size)
@@ -129,18 +141,63 @@ class Aggregator:
         self.retention: RetentionWorker | None = None
         self.metrics_server: MetricsServer | None = None
         self.pool: VerifierPool | None = None
+        self.anchorer: EpochAnchorer | None = None
+        self.api: ApiServer | None = None
+        self._anchor_ledger: SqlLedger | None = None
+        self._anchor_stop = threading.Event()
+        self._anchor_thread: threading.Thread | None = None
         self._stopped = threading.Event()
 
-    def start(self, *, connect_timeout: float = 30.0) -> None:
-        """Open the stores, connect, subscribe; returns once the first connection is up."""
+    def start(self, *, connect_timeout: float | None = None) -> None:
+        """Open the stores and start the configured roles; with ingest, returns once the
+        first broker connection is up."""
         cfg = self.config
-        keys = (
-            self._key_source
-            if self._key_source is not None
-            else key_source_from_registry(cfg.registry)
-        )
-        self.ledger = open_ledger(cfg.ledger.url)
-        self.reader = open_ledger(cfg.ledger.url, migrate=False)
+        try:
+            # The writer's connection migrates the schema, anchor state included.
+            self.ledger = open_ledger(cfg.ledger.url)
+            self.reader = open_ledger(cfg.ledger.url, migrate=False)
+            if self.roles & {"ingest", "projection", "api"}:
+                self.series = open_series(cfg.series.url)
+            if "anchoring" in self.roles:
+                self._start_anchoring()
+            if self.series is not None:
+                projector = Projector(self.reader, self.series, batch=cfg.series.batch_reports)
+                self.projection = ProjectionWorker(
+                    projector, self.metrics, cfg.series.interval_s, cfg.series.retry_max_s
+                )
+                self.metrics.gauges["fieldproof_series_lag_rows"] = lambda: float(projector.lag())
+                if "projection" in self.roles:
+                    self.projection.start()
+            if "api" in self.roles:
+                self._start_api()
+            if cfg.metrics.enabled:
+                self.metrics_server = MetricsServer(
+                    self.metrics, cfg.metrics.host, cfg.metrics.port
+                )
+                self.metrics_server.start()
+            if "ingest" in self.roles:
+                self._start_ingest()
+        except BaseException:
+            self.stop()
+            raise
+        if self.consumer is not None:
+            timeout = cfg.mqtt.connect_timeout_s if connect_timeout is None else connect_timeout
+            if not self.consumer.wait_connected(timeout):
+                self.stop()
+                raise AggregatorError(
+                    f"mqtt -> url: no connection to {cfg.mqtt.url} within {timeout:.0f} s"
+                )
+
+    def _start_ingest(self) -> None:
+        cfg = self.config
+        assert self.ledger is not None
+        assert self.reader is not None
+        assert self.series is not None
+        if self._key_source is not None:
+            keys = self._key_source
+        else:
+            assert cfg.registry is not None  # the config checks that ingest has one
+            keys = key_source_from_registry(cfg.registry)
         tracker = SequenceTracker()
         for device_id, high in self.ledger.device_heads().items():
             tracker.seed(device_id, high)
@@ -153,9 +210,8 @@ class Aggregator:
             ),
             tracker=tracker,
         )
-        self.series = open_series(cfg.series.url)
-        projector = Projector(self.reader, self.series, batch=cfg.series.batch_reports)
         if cfg.ingest.verify_worker_count > 0:
+            assert cfg.registry is not None
             self.pool = VerifierPool(cfg.registry, verifier.limits, cfg.ingest.verify_worker_count)
         builder = BatchBuilder(verifier, self.metrics, cfg.ingest.dead_letter_bytes, pool=self.pool)
         prepare = builder.verify if self.pool is None else None
@@ -169,25 +225,49 @@ class Aggregator:
             batch_size=cfg.ingest.batch_size,
             batch_ms=cfg.ingest.batch_ms,
         )
-        self.projection = ProjectionWorker(
-            projector, self.metrics, cfg.series.interval_s, cfg.series.retry_max_s
-        )
         self.retention = RetentionWorker(self.reader, self.series, cfg.retention)
         self.metrics.gauges["fieldproof_ingest_queue_depth"] = lambda: float(self.queue.qsize())
-        self.metrics.gauges["fieldproof_series_lag_rows"] = lambda: float(projector.lag())
-        if cfg.metrics.enabled:
-            self.metrics_server = MetricsServer(self.metrics, cfg.metrics.host, cfg.metrics.port)
-            self.metrics_server.start()
         self.writer.start()
-        if cfg.series.in_process:
-            self.projection.start()
         self.retention.start()
         self.consumer.start()
-        if not self.consumer.wait_connected(connect_timeout):
-            self.stop()
-            raise AggregatorError(
-                f"mqtt -> url: no connection to {cfg.mqtt.url} within {connect_timeout:.0f} s"
-            )
+
+    def _start_anchoring(self) -> None:
+        from aggregator.anchoring.setup import build_anchorer
+
+        anchoring = self.config.anchoring
+        assert anchoring is not None  # the config checks that the role has its section
+        # Its own connection: closing a large epoch must not hold up the API's reads.
+        self._anchor_ledger = open_ledger(self.config.ledger.url, migrate=False)
+        self.anchorer = build_anchorer(anchoring, self.config.rewards, self._anchor_ledger)
+        self._anchor_thread = threading.Thread(
+            target=self.anchorer.run,
+            args=(self._anchor_stop, anchoring.interval_s),
+            name="epoch-anchoring",
+            daemon=True,
+        )
+        self._anchor_thread.start()
+
+    def _start_api(self) -> None:
+        from aggregator.api.app import create_app
+        from aggregator.api.devicefile import load_devices
+        from aggregator.api.server import ApiServer
+        from aggregator.api.sources import ApiSources, chain_reader
+
+        cfg = self.config
+        assert self.reader is not None
+        assert self.series is not None
+        anchoring = cfg.anchoring
+        sources = ApiSources(
+            ledger=self.reader,
+            series=self.series,
+            anchors=self.reader,
+            bundle_dir=None if anchoring is None else anchoring.bundle_dir,
+            chain=None if anchoring is None else chain_reader(anchoring.rpc, anchoring.deployment),
+            devices={} if cfg.api.devices is None else load_devices(cfg.api.devices),
+            stale_after_s=cfg.api.stale_after_s,
+        )
+        self.api = ApiServer(create_app(sources, cfg.api), cfg.api.host, cfg.api.port)
+        self.api.start()
 
     def stop(self) -> None:
         """Commit and acknowledge what was received, then disconnect and close."""
@@ -197,13 +277,18 @@ class Aggregator:
             self.consumer.stop()
         if self.pool is not None:
             self.pool.close()
-        if self.projection is not None and self.config.series.in_process:
+        if self._anchor_thread is not None:
+            self._anchor_stop.set()
+            self._anchor_thread.join(30)
+        if self.api is not None:
+            self.api.stop()
+        if self.projection is not None and "projection" in self.roles:
             self.projection.stop()
         if self.retention is not None:
             self.retention.stop()
         if self.metrics_server is not None:
             self.metrics_server.stop()
-        for store in (self.series, self.ledger, self.reader):
+        for store in (self.series, self.ledger, self.reader, self._anchor_ledger):
             if store is not None:
                 store.close()
         self._stopped.set()
@@ -211,25 +296,3 @@ class Aggregator:
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` has run."""
         return self._stopped.wait(timeout)
-
-
-class ProjectionService:
-    """The series projection on its own (``fieldproof aggregator project``)."""
-
-    def __init__(self, config: AggregatorConfig) -> None:
-        self.config = config
-        self.metrics = IngestMetrics()
-        self.ledger = open_ledger(config.ledger.url)
-        self.series = open_series(config.series.url)
-        self.projector = Projector(self.ledger, self.series, batch=config.series.batch_reports)
-        self.worker = ProjectionWorker(
-            self.projector, self.metrics, config.series.interval_s, config.series.retry_max_s
-        )
-
-    def start(self) -> None:
-        self.worker.start()
-
-    def stop(self) -> None:
-        self.worker.stop()
-        self.series.close()
-        self.ledger.close()

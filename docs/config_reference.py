@@ -15,15 +15,18 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from aggregator.api.config import ApiConfig
 from aggregator.config import AggregatorConfig
 from edge_agent.config import AgentConfig
 
 OUTPUT = Path(__file__).with_name("configuration.md")
 SERVICES: tuple[tuple[str, str, type[BaseModel]], ...] = (
     ("agent.yaml", "`fieldproof agent run --config agent.yaml`", AgentConfig),
-    ("aggregator.yaml", "`fieldproof aggregator run --config aggregator.yaml`", AggregatorConfig),
-    ("API (`api:` file of `fieldproof api serve --config`)", "`fieldproof api serve`", ApiConfig),
+    (
+        "aggregator.yaml",
+        "`fieldproof aggregator run --config aggregator.yaml` and every other aggregator "
+        "command (`aggregator anchor`, `aggregator project`, `api serve`)",
+        AggregatorConfig,
+    ),
 )
 
 
@@ -62,7 +65,11 @@ def _default(field: Any) -> str:
             return f"`{value}`"
         return f"`{value!r}`" if value not in ((), None) else f"`{value}`"
     if field.default_factory is not None:
-        return "(section)" if _models_in(field.annotation) else "`[]`"
+        if _models_in(field.annotation):
+            return "(section)"
+        factory = field.default_factory
+        # A computed default (such as the host name) is named, never this machine's value.
+        return f"`{factory.__name__}()`" if factory not in (list, tuple, dict) else "`[]`"
     return "**required**"
 
 

@@ -14,5 +14,14 @@ def test_configuration_reference_is_current() -> None:
     assert generator["OUTPUT"].read_text() == rendered, (
         "docs/configuration.md is stale: run python docs/config_reference.py"
     )
-    for key in ("`link.url`", "`ledger.url`", "`registry.mode`", "`cameras.lines.start`"):
+    for key in (
+        "`link.url`",
+        "`ledger.url`",
+        "`registry.mode`",
+        "`cameras.lines.start`",
+        "`roles`",
+        "`anchoring.rpc`",
+        "`rewards.emission`",
+        "`api.keys.key`",
+    ):
         assert key in rendered

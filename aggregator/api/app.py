@@ -8,8 +8,9 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from aggregator.api.config import ApiConfig
 from aggregator.api.context import ApiContext
@@ -143,11 +144,11 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
     for module in (devices, series, proofs, admin):
         app.include_router(module.router)
 
+    context.metrics.gauges = lambda: _gauges(context)
+
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> PlainTextResponse:
-        return PlainTextResponse(
-            context.metrics.render(_gauges(context)), media_type="text/plain; version=0.0.4"
-        )
+    def metrics() -> Response:
+        return Response(context.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, str]:

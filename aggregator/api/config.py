@@ -1,6 +1,8 @@
-"""The API's config section: page sizes, API keys and their rate limits."""
+"""The API's config section: bind address, page sizes, API keys and their rate limits."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 from pydantic import Field, model_validator
 
@@ -38,6 +40,12 @@ class ApiConfig(ConfigModel):
     )
     max_range_days: float = Field(
         400.0, gt=0, description="Longest time range one series query may span."
+    )
+    devices: Path | None = Field(
+        None, description="YAML of device names and locations (map and bbox queries)."
+    )
+    stale_after_s: float = Field(
+        300.0, gt=0, description="A device silent for longer than this is shown as stale."
     )
 
     @model_validator(mode="after")

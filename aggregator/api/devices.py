@@ -8,7 +8,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from aggregator.api.cache import TtlCache
-from aggregator.api.queries import device_reports
 from aggregator.api.sources import ApiSources, DeviceMeta
 from aggregator.ledger.models import DeviceStatus
 from aggregator.series.points import TRAFFIC_MEASUREMENT, series_key
@@ -165,7 +164,7 @@ class DeviceDirectory:
         names: set[str] = set()
         ledger = self.sources.ledger
         for device_id in ledger.device_heads():
-            for head in device_reports(ledger, device_id, before_seq=None, limit=CATALOGUE_DEPTH):
+            for head in ledger.device_reports(device_id, limit=CATALOGUE_DEPTH):
                 stored = ledger.report(device_id, head.seq)
                 if stored is None:
                     continue

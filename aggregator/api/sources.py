@@ -78,3 +78,12 @@ class ApiSources:
     devices: Mapping[bytes, DeviceMeta] = field(default_factory=dict)
     # A device whose last message is older than this is shown as stale.
     stale_after_s: float = 300.0
+
+
+def chain_reader(rpc: str, deployment_file: Path) -> ContractReader:
+    """A :class:`ContractReader` over the contracts ``deployment_file`` names at ``rpc``."""
+    from fieldproof.chain.backends import connect_deployment
+    from fieldproof.chain.deploy import Deployment
+
+    deployment = Deployment.load(deployment_file)
+    return ContractReader.from_deployment(connect_deployment(rpc, deployment), deployment)

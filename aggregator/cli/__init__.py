@@ -13,7 +13,7 @@ import importlib
 from fieldproof.cli import group_parser
 
 COMMAND_MODULES: tuple[str, ...] = (
-    "aggregator.cli.ingest",
+    "aggregator.cli.run",
     "aggregator.cli.anchor",
     "aggregator.cli.api",
 )

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
-import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fieldproof.errors import FieldproofValueError
+from fieldproof.errors import ConfigError
 
-KEY_HELP = (
-    "transaction key source: keystore:PATH or env:VARNAME "
-    "(the account needs the anchorer and distributor roles)"
-)
+if TYPE_CHECKING:
+    from aggregator.config import AggregatorConfig
 
 
 def register_aggregator(
@@ -34,43 +31,21 @@ def register_aggregator(
 
     anchor = aggregator.add_parser(
         "anchor",
-        help="Close epochs of the ledger and anchor them on-chain.",
+        help="Close epochs of the ledger and anchor them on-chain (the anchoring role).",
         description="Close fixed-length epochs of ledger receive time, write their bundles, "
-        "anchor each root in DataAnchor and publish rewards in RewardDistributor. Only the "
-        "holder of the lease in the state database anchors; safe to stop and restart.",
+        "anchor each root in DataAnchor and publish rewards in RewardDistributor, as the "
+        "config's anchoring and rewards sections say. Only the holder of the lease in the "
+        "ledger anchors; safe to stop and restart.",
     )
-    anchor.add_argument(
-        "--ledger", required=True, help="ledger URL (sqlite:///… or postgresql://…)"
-    )
-    anchor.add_argument(
-        "--state",
-        required=True,
-        help="anchor state and lease URL (sqlite:///PATH, or postgresql://… shared by aggregators)",
-    )
-    anchor.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
-    anchor.add_argument("--deployment", required=True, type=Path, help="deployment.json")
-    anchor.add_argument("--key", required=True, help=KEY_HELP)
-    anchor.add_argument("--bundle-dir", required=True, type=Path, help="where bundles go")
-    anchor.add_argument("--epoch-seconds", type=int, default=3600, help="epoch length (s)")
-    anchor.add_argument("--genesis", type=int, default=0, help="Unix time of epoch 0's start")
-    anchor.add_argument(
-        "--grace-seconds",
-        type=float,
-        default=5.0,
-        help="wait this long after an epoch ends before closing it; must exceed the time "
-        "ingest takes to commit a received report, or late commits miss their epoch",
-    )
-    anchor.add_argument(
-        "--emission", type=int, default=1000 * 10**18, help="reward token units per epoch"
-    )
+    anchor.add_argument("--config", type=Path, required=True, help="aggregator.yaml")
+    anchor.add_argument("--once", action="store_true", help="one tick, then exit")
+    anchor.add_argument("--holder", help="name of this process in the lease (anchoring.holder)")
     anchor.add_argument(
         "--first-epoch",
         type=int,
-        help="first epoch to anchor on the very first start (default: the current one)",
+        help="first epoch on the very first start (anchoring.first_epoch)",
     )
-    anchor.add_argument("--holder", default="anchorer", help="name of this process in the lease")
-    anchor.add_argument("--once", action="store_true", help="one tick, then exit")
-    anchor.add_argument("--interval", type=float, default=1.0, help="seconds between ticks")
+    anchor.add_argument("--log-level", default="INFO", help="Python logging level (INFO).")
     anchor.set_defaults(handler=_anchor)
 
 
@@ -89,55 +64,38 @@ def _proof(args: argparse.Namespace) -> int:
 
 
 def _anchor(args: argparse.Namespace) -> int:
-    from aggregator.anchoring.chain import ContractChain
-    from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
-    from aggregator.anchoring.state import AnchorState
-    from aggregator.ledger import open_ledger
-    from fieldproof.chain.backends import connect_deployment
-    from fieldproof.chain.deploy import Deployment
-    from fieldproof.chain.keysource import load_account
-    from fieldproof.chain.sender import Sender
+    from aggregator.cli.run import load, override, serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    deployment = Deployment.load(args.deployment)
-    w3 = connect_deployment(args.rpc, deployment)
-    sender = Sender(w3, load_account(args.key))
-    chain = ContractChain(
-        deployment.anchor(w3, sender), deployment.distributor(w3, sender), deployment.registry(w3)
-    )
-    settings = AnchorSettings(
-        bundle_dir=args.bundle_dir,
-        epoch_seconds=args.epoch_seconds,
-        genesis=args.genesis,
-        emission=args.emission,
-        holder=args.holder,
-        first_epoch=args.first_epoch,
-        grace_seconds=args.grace_seconds,
-    )
-    cap = chain.distributor.epoch_cap()
-    if settings.emission > cap:
-        # setRoot would revert every epoch and anchoring would stall behind it.
-        raise FieldproofValueError(
-            f"--emission {settings.emission} exceeds RewardDistributor's epoch cap {cap}"
-        )
-    ledger = open_ledger(args.ledger)
-    state = AnchorState(args.state)
-    anchorer = EpochAnchorer(settings, ledger, chain, state)
+    config = load(args.config)
+    if config.anchoring is None:
+        raise ConfigError(f"{args.config}: anchoring: the section is missing")
+    changes = {"holder": args.holder, "first_epoch": args.first_epoch}
+    changes = {key: value for key, value in changes.items() if value is not None}
+    if changes:
+        config = override(config, "anchoring", **changes)
+    config = override(config, "roles", roles=("anchoring",))
+    if not args.once:
+        return serve(config, args.log_level)
+    return _tick_once(config)
+
+
+def _tick_once(config: AggregatorConfig) -> int:
+    from aggregator.anchoring.service import LEASE_NAME
+    from aggregator.anchoring.setup import build_anchorer
+    from aggregator.ledger import open_ledger
+
+    assert config.anchoring is not None
+    ledger = open_ledger(config.ledger.url)
     try:
-        if args.once:
-            for outcome in anchorer.tick():
-                print(
-                    f"epoch {outcome.epoch}: {outcome.status.value}, {outcome.count} reports, "
-                    f"cid {outcome.cid}",
-                    file=sys.stdout,
-                )
-            return 0
-        stop = threading.Event()
-        try:
-            anchorer.run(stop, args.interval)
-        except KeyboardInterrupt:
-            stop.set()
+        anchorer = build_anchorer(config.anchoring, config.rewards, ledger)
+        for outcome in anchorer.tick():
+            print(
+                f"epoch {outcome.epoch}: {outcome.status.value}, {outcome.count} reports, "
+                f"cid {outcome.cid}",
+                file=sys.stdout,
+            )
+        # A one-off run leaves the lease to the service at once.
+        ledger.release_lease(LEASE_NAME, config.anchoring.holder)
         return 0
     finally:
-        state.close()
         ledger.close()

@@ -62,6 +62,35 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        2,
+        (
+            # The anchorer's state: one row per closed epoch, written before anything is
+            # sent, and the lease that elects the one process allowed to anchor. IF NOT
+            # EXISTS: an anchor state that was kept in the ledger's database before has
+            # these very tables already, and they carry over as they are.
+            "CREATE TABLE IF NOT EXISTS anchor_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            """CREATE TABLE IF NOT EXISTS anchor_leases (
+                name TEXT PRIMARY KEY,
+                holder TEXT NOT NULL,
+                expires_at {real} NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS anchor_epochs (
+                epoch BIGINT PRIMARY KEY,
+                start_at BIGINT NOT NULL,
+                end_at BIGINT NOT NULL,
+                status TEXT NOT NULL,
+                count BIGINT NOT NULL,
+                root {blob},
+                cid TEXT,
+                reward_root {blob},
+                total_cumulative TEXT,
+                cumulative TEXT,
+                anchor_tx TEXT,
+                reward_tx TEXT
+            )""",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

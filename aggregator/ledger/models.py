@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,3 +106,44 @@ class Batch:
             + len(self.statuses)
             + len(self.healths)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class ReportHead:
+    """A stored report without its bytes."""
+
+    seq: int
+    start: int
+    end: int
+    received_at: float
+
+
+class EpochStatus(StrEnum):
+    """Where a closed epoch stands: ``closed`` → ``anchored`` → ``done`` (or ``empty``)."""
+
+    CLOSED = "closed"  # root persisted, nothing known on-chain yet
+    ANCHORED = "anchored"  # DataAnchor holds the root; rewards not yet published
+    DONE = "done"
+    EMPTY = "empty"  # no reports: nothing to anchor
+
+    @property
+    def finished(self) -> bool:
+        return self in (EpochStatus.DONE, EpochStatus.EMPTY)
+
+
+@dataclass(frozen=True, slots=True)
+class EpochRecord:
+    """One closed epoch as persisted before anything is sent."""
+
+    epoch: int
+    start: int
+    end: int
+    status: EpochStatus
+    count: int
+    root: bytes | None
+    cid: str | None
+    reward_root: bytes | None
+    total_cumulative: int | None
+    cumulative: Mapping[str, int] | None
+    anchor_tx: str | None = None
+    reward_tx: str | None = None

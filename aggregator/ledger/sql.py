@@ -8,17 +8,22 @@ process) and readers another.
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any, ClassVar
 
+from aggregator.errors import AggregatorError
 from aggregator.ledger.migrations import MIGRATIONS
 from aggregator.ledger.models import (
     Batch,
     DeadLetter,
     DeviceStatus,
+    EpochRecord,
+    EpochStatus,
     Gap,
+    ReportHead,
     StoredReport,
 )
 
@@ -37,8 +42,33 @@ def _report(row: Sequence[Any]) -> StoredReport:
     )
 
 
+_EPOCH_COLUMNS = (
+    "epoch, start_at, end_at, status, count, root, cid, reward_root, total_cumulative,"
+    " cumulative, anchor_tx, reward_tx"
+)
+
+
+def _epoch(row: Sequence[Any]) -> EpochRecord:
+    cumulative = None if row[9] is None else {k: int(v) for k, v in json.loads(row[9]).items()}
+    return EpochRecord(
+        epoch=int(row[0]),
+        start=int(row[1]),
+        end=int(row[2]),
+        status=EpochStatus(row[3]),
+        count=int(row[4]),
+        root=None if row[5] is None else bytes(row[5]),
+        cid=row[6],
+        reward_root=None if row[7] is None else bytes(row[7]),
+        total_cumulative=None if row[8] is None else int(row[8]),
+        cumulative=cumulative,
+        anchor_tx=row[10],
+        reward_tx=row[11],
+    )
+
+
 class SqlLedger:
-    """Record of truth: raw signed reports, dead letters, gaps, device status, cursors."""
+    """Record of truth: raw signed reports, dead letters, gaps, device status, cursors,
+    and the anchorer's state (closed epochs and the leader lease)."""
 
     dialect = "sql"
     types: ClassVar[dict[str, str]] = {}
@@ -85,6 +115,9 @@ class SqlLedger:
                     cursor.execute("ROLLBACK")
                 raise
             cursor.execute("COMMIT")
+
+    def _execute(self, cursor: Any, sql: str, params: Sequence[Any] = ()) -> None:
+        cursor.execute(self._q(sql), tuple(params))
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._lock:
@@ -368,3 +401,130 @@ class SqlLedger:
 
     def count_health(self) -> int:
         return int(self._fetch("SELECT COUNT(*) FROM health_log")[0][0])
+
+    def device_reports(
+        self, device_id: bytes, *, before_seq: int | None = None, limit: int = 1000
+    ) -> list[ReportHead]:
+        """The device's reports without their bytes, newest first, seq below ``before_seq``."""
+        sql = "SELECT seq, start_time, end_time, received_at FROM reports WHERE device = ?"
+        params: list[Any] = [bytes(device_id)]
+        if before_seq is not None:
+            sql += " AND seq < ?"
+            params.append(before_seq)
+        rows = self._fetch(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit])
+        return [ReportHead(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    # -- anchor state: leader lease --------------------------------------------------
+
+    def acquire_lease(self, name: str, holder: str, ttl: float, now: float) -> bool:
+        """Take or renew lease ``name`` for ``holder`` until ``now + ttl``.
+
+        Succeeds when the lease is free, expired or already ``holder``'s; the check and
+        the write are one statement, so two processes can never both hold it.
+        """
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                "INSERT INTO anchor_leases (name, holder, expires_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at "
+                "WHERE anchor_leases.holder = excluded.holder OR anchor_leases.expires_at < ?",
+                (name, holder, now + ttl, now),
+            )
+            self._execute(cursor, "SELECT holder FROM anchor_leases WHERE name = ?", (name,))
+            row = cursor.fetchone()
+        return row is not None and row[0] == holder
+
+    def release_lease(self, name: str, holder: str) -> None:
+        with self._transaction() as cursor:
+            self._execute(
+                cursor, "DELETE FROM anchor_leases WHERE name = ? AND holder = ?", (name, holder)
+            )
+
+    def lease_holder(self, name: str, now: float) -> str | None:
+        rows = self._fetch(
+            "SELECT holder FROM anchor_leases WHERE name = ? AND expires_at >= ?", (name, now)
+        )
+        return str(rows[0][0]) if rows else None
+
+    # -- anchor state: closed epochs -------------------------------------------------
+
+    def first_epoch(self, default: int) -> int:
+        """The first epoch this deployment anchors: ``default`` the first time it is asked."""
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                "INSERT INTO anchor_meta (key, value) VALUES ('first_epoch', ?) "
+                "ON CONFLICT (key) DO NOTHING",
+                (str(default),),
+            )
+            self._execute(cursor, "SELECT value FROM anchor_meta WHERE key = 'first_epoch'")
+            row = cursor.fetchone()
+        return int(row[0])
+
+    def epoch(self, epoch: int) -> EpochRecord | None:
+        rows = self._fetch(f"SELECT {_EPOCH_COLUMNS} FROM anchor_epochs WHERE epoch = ?", (epoch,))
+        return _epoch(rows[0]) if rows else None
+
+    def last_epoch(self) -> EpochRecord | None:
+        rows = self._fetch(
+            f"SELECT {_EPOCH_COLUMNS} FROM anchor_epochs ORDER BY epoch DESC LIMIT 1"
+        )
+        return _epoch(rows[0]) if rows else None
+
+    def epochs(self) -> list[EpochRecord]:
+        rows = self._fetch(f"SELECT {_EPOCH_COLUMNS} FROM anchor_epochs ORDER BY epoch")
+        return [_epoch(row) for row in rows]
+
+    def previous_cumulative(self, before: int) -> dict[str, int]:
+        """The cumulative reward totals of the last epoch before ``before`` that has them."""
+        rows = self._fetch(
+            "SELECT cumulative FROM anchor_epochs WHERE epoch < ? AND cumulative IS NOT NULL "
+            "ORDER BY epoch DESC LIMIT 1",
+            (before,),
+        )
+        return {k: int(v) for k, v in json.loads(rows[0][0]).items()} if rows else {}
+
+    def record_closed(self, record: EpochRecord) -> EpochRecord:
+        """Persist a closed epoch; if it was closed already, the stored record wins."""
+        cumulative = (
+            None
+            if record.cumulative is None
+            else json.dumps({k: str(v) for k, v in sorted(record.cumulative.items())})
+        )
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                f"INSERT INTO anchor_epochs ({_EPOCH_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                "ON CONFLICT (epoch) DO NOTHING",
+                (
+                    record.epoch,
+                    record.start,
+                    record.end,
+                    record.status.value,
+                    record.count,
+                    record.root,
+                    record.cid,
+                    record.reward_root,
+                    None if record.total_cumulative is None else str(record.total_cumulative),
+                    cumulative,
+                    record.anchor_tx,
+                    record.reward_tx,
+                ),
+            )
+        stored = self.epoch(record.epoch)
+        assert stored is not None
+        return stored
+
+    def mark(self, epoch: int, status: EpochStatus, *, tx: str | None = None) -> None:
+        """Move a closed epoch to ``status``, keeping the transaction that got it there."""
+        column = "anchor_tx" if status is EpochStatus.ANCHORED else "reward_tx"
+        with self._transaction() as cursor:
+            self._execute(
+                cursor,
+                f"UPDATE anchor_epochs SET status = ?, {column} = COALESCE(?, {column}) "
+                "WHERE epoch = ?",
+                (status.value, tx, epoch),
+            )
+            if cursor.rowcount != 1:
+                raise AggregatorError(f"anchor state: epoch {epoch} was never closed")

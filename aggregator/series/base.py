@@ -10,6 +10,8 @@ from aggregator.series.points import Point, SeriesPoint
 
 Aggregate = Literal["mean", "min", "max", "sum", "count"]
 AGGREGATES: tuple[str, ...] = ("mean", "min", "max", "sum", "count")
+# The device name of the points a fleet aggregate returns.
+FLEET = "fleet"
 
 
 def checked_bucket(every: int, agg: Aggregate | None) -> Aggregate:
@@ -46,6 +48,20 @@ class SeriesStore(Protocol):
     ) -> list[SeriesPoint]:
         """Points of record name ``name`` in ``[start, end)`` (Unix s), sorted by device
         then time; with ``every`` (s) and ``agg``, one aggregate per epoch-aligned bucket."""
+
+    def fleet(
+        self,
+        name: str,
+        devices: Sequence[str] | None,
+        start: float,
+        end: float,
+        *,
+        every: int,
+        agg: Aggregate,
+    ) -> list[SeriesPoint]:
+        """One ``agg`` per ``every``-second bucket over the points of all selected devices
+        (device :data:`FLEET`), aggregated in the store: a fleet-wide mean over a thousand
+        devices never moves every device's buckets out of it."""
 
     def purge(self, before: float, chunk: int) -> int:
         """Delete points older than ``before``; return how many (-1 if unknown)."""

@@ -17,8 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregator.errors import AggregatorError, AggregatorValueError
-from aggregator.series.base import Aggregate, SeriesUnavailableError, checked_bucket
-from aggregator.series.points import Point, SeriesPoint, series_key
+from aggregator.series.base import FLEET, Aggregate, SeriesUnavailableError, checked_bucket
+from aggregator.series.points import TRAFFIC_MEASUREMENT, Point, SeriesPoint, series_key
 
 _LINES_PER_REQUEST = 5000
 
@@ -105,6 +105,22 @@ class InfluxSeries:
         series: list[dict[str, Any]] = results[0].get("series") or []
         return series
 
+    def _where(
+        self, name: str, devices: Sequence[str], start: float, end: float
+    ) -> tuple[str, str]:
+        """The measurement of record name ``name`` and the condition selecting its points."""
+        measurement, tags = series_key(name)
+        keys = {k for k, _ in tags}
+        conditions = [f"{_ident(k)} = {_literal(v)}" for k, v in tags]
+        # A record name without a path must not match the same leaf under a path.
+        if "path" not in keys and measurement != TRAFFIC_MEASUREMENT:
+            conditions.append("\"path\" = ''")
+        conditions.append(f"time >= {round(start * 1000) * 1_000_000}")
+        conditions.append(f"time < {round(end * 1000) * 1_000_000}")
+        if devices:
+            conditions.append("(" + " OR ".join(f'"device" = {_literal(d)}' for d in devices) + ")")
+        return measurement, " AND ".join(conditions)
+
     def series(
         self,
         name: str,
@@ -115,19 +131,9 @@ class InfluxSeries:
         every: int | None = None,
         agg: Aggregate | None = None,
     ) -> list[SeriesPoint]:
-        measurement, tags = series_key(name)
-        keys = {k for k, _ in tags}
-        conditions = [f"{_ident(k)} = {_literal(v)}" for k, v in tags]
-        # A record name without a path must not match the same leaf under a path.
-        if "path" not in keys and measurement != "traffic":
-            conditions.append("\"path\" = ''")
-        conditions.append(f"time >= {round(start * 1000) * 1_000_000}")
-        conditions.append(f"time < {round(end * 1000) * 1_000_000}")
-        if devices is not None:
-            if not devices:
-                return []
-            conditions.append("(" + " OR ".join(f'"device" = {_literal(d)}' for d in devices) + ")")
-        where = " AND ".join(conditions)
+        if devices is not None and not devices:
+            return []
+        measurement, where = self._where(name, devices or (), start, end)
         if every is None:
             q = f'SELECT "value" FROM {_ident(measurement)} WHERE {where} GROUP BY "device"'
         else:
@@ -143,6 +149,32 @@ class InfluxSeries:
                 if row[1] is not None:
                     out.append(SeriesPoint(device, int(row[0]) / 1000, float(row[1])))
         out.sort(key=lambda p: (p.device, p.time))
+        return out
+
+    def fleet(
+        self,
+        name: str,
+        devices: Sequence[str] | None,
+        start: float,
+        end: float,
+        *,
+        every: int,
+        agg: Aggregate,
+    ) -> list[SeriesPoint]:
+        agg = checked_bucket(every, agg)
+        if devices is not None and not devices:
+            return []
+        measurement, where = self._where(name, devices or (), start, end)
+        q = (
+            f'SELECT {agg}("value") FROM {_ident(measurement)} WHERE {where} '
+            f"GROUP BY time({every}s) fill(none)"
+        )
+        out: list[SeriesPoint] = []
+        for item in self._query(q):
+            for row in item.get("values") or []:
+                if row[1] is not None:
+                    out.append(SeriesPoint(FLEET, int(row[0]) / 1000, float(row[1])))
+        out.sort(key=lambda p: p.time)
         return out
 
     def purge(self, before: float, chunk: int) -> int:

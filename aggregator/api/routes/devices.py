@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
-from aggregator.api import queries
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import in_box, record_json
@@ -70,9 +69,7 @@ def device_reports(
 ) -> dict[str, Any]:
     device_id = parse_device(device)
     size, _ = context.page(limit, 0)
-    heads = queries.device_reports(
-        context.sources.ledger, device_id, before_seq=before_seq, limit=size
-    )
+    heads = context.sources.ledger.device_reports(device_id, before_seq=before_seq, limit=size)
     index = context.epoch_index
     epochs = None if index is None else index.epochs()
     items = []

@@ -16,7 +16,6 @@ from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import traffic_names
 from aggregator.api.errors import ParameterError
 from aggregator.api.export import EXPORT_FORMATS, csv_chunks, parquet_chunks
-from aggregator.api.fleet import fleet_series
 from aggregator.api.params import (
     parse_agg,
     parse_bbox,
@@ -51,8 +50,7 @@ class SeriesQuery:
         if self.fleet:
             assert self.every is not None
             assert self.agg is not None
-            return fleet_series(
-                context.sources.series,
+            return context.sources.series.fleet(
                 self.metric,
                 self.devices,
                 t0,

@@ -1,5 +1,6 @@
 """The operator and researcher commands against anvil and a real SQLite ledger:
-``aggregator anchor`` → ``aggregator proof`` → ``verify``; ``rewards score`` / ``proof`` → claim."""
+``aggregator anchor --config`` → ``aggregator proof`` → ``verify``; ``rewards score`` /
+``proof`` → claim."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from eth_hash.auto import keccak
 
-from aggregator.anchoring.state import AnchorState
 from aggregator.api import ApiSources, ContractReader
 from aggregator.api.app import create_app
 from aggregator.api.server import ApiServer
@@ -57,15 +58,23 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
     ledger.close()
 
     bundles = tmp_path / "bundles"
-    anchor = ["aggregator", "anchor", "--ledger", ledger_url, "--rpc", env.url]
-    anchor += ["--state", f"sqlite:///{tmp_path / 'anchor.db'}", "--deployment", str(deployment)]
-    anchor += ["--key", "env:FP_TEST_ANCHOR_KEY", "--bundle-dir", str(bundles)]
-    anchor += ["--epoch-seconds", str(EPOCH), "--genesis", str(genesis)]
-    anchor += ["--first-epoch", "0", "--emission", "1000", "--once"]
+
+    def config(emission: int) -> str:
+        path = tmp_path / f"aggregator-{emission}.yaml"
+        anchoring = {"rpc": env.url, "deployment": "deployment.json"}
+        anchoring |= {"key": "env:FP_TEST_ANCHOR_KEY", "bundle_dir": "bundles"}
+        anchoring |= {"epoch_seconds": EPOCH, "genesis": genesis, "first_epoch": 0}
+        data = {"roles": ["anchoring"], "ledger": {"url": "sqlite:///ledger.db"}}
+        data |= {"anchoring": anchoring, "rewards": {"emission": emission}}
+        path.write_text(yaml.safe_dump(data))
+        return str(path)
+
+    anchor = ["aggregator", "anchor", "--config", config(1000), "--once"]
     # An emission above the on-chain cap would stall every epoch: refused up front.
-    too_much = [*anchor[:-3], "--emission", str(10**30), "--once"]
-    assert main(too_much) == 1
-    assert "exceeds RewardDistributor's epoch cap" in capsys.readouterr().err
+    assert main(["aggregator", "anchor", "--config", config(10**30), "--once"]) == 1
+    err = capsys.readouterr().err
+    assert "rewards -> emission" in err
+    assert "exceeds RewardDistributor's epoch cap" in err
     assert main(anchor) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("epoch 0: done, 4 reports, cid b")
@@ -88,10 +97,11 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
     assert capsys.readouterr().out.count("\u2714") == 4
 
     # The same report fetched from the aggregator's HTTP API, checked here against the chain.
+    api_ledger = open_ledger(ledger_url)
     sources = ApiSources(
-        ledger=open_ledger(ledger_url),
+        ledger=api_ledger,
         series=open_series(f"sqlite:///{tmp_path / 'series.db'}"),
-        anchors=AnchorState(f"sqlite:///{tmp_path / 'anchor.db'}"),
+        anchors=api_ledger,
         bundle_dir=bundles,
         chain=ContractReader.from_deployment(env.w3, env.deployment),
     )
@@ -127,8 +137,6 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
         api.stop()
         sources.ledger.close()
         sources.series.close()
-        assert sources.anchors is not None
-        sources.anchors.close()
 
     assert main(["rewards", "score", str(bundle)]) == 0
     assert "equals the recorded" in capsys.readouterr().out

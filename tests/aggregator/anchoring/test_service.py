@@ -15,8 +15,7 @@ from eth_hash.auto import keccak
 from aggregator.anchoring.chain import ContractChain
 from aggregator.anchoring.errors import AnchoringError
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
-from aggregator.anchoring.state import AnchorState, EpochStatus
-from aggregator.ledger import Batch, IncomingReport, SqlLedger, open_ledger
+from aggregator.ledger import Batch, EpochStatus, IncomingReport, SqlLedger, open_ledger
 from fieldproof.bundle import read_bundle
 from fieldproof.chain.errors import ChainError
 from fieldproof.rewards.tree import load_tree, rescore
@@ -76,7 +75,8 @@ class Harness:
         self.state_url = f"sqlite:///{tmp_path / 'anchor.db'}"
 
     def anchorer(self, chain: object | None = None) -> EpochAnchorer:
-        state = AnchorState(self.state_url)
+        # The anchor state lives in a ledger (here one of its own, or a shared PostgreSQL).
+        state = open_ledger(self.state_url)
         return EpochAnchorer(
             self.settings,
             self.ledger,
@@ -221,7 +221,7 @@ def test_crash_and_restart_anchor_each_epoch_exactly_once(harness: Harness, poin
     assert [o.epoch for o in outcomes] == [1, 2, 3]
     assert harness.anchored_epochs() == [0, 1, 2, 3]
     assert harness.reward_epochs() == [0, 1, 2, 3]
-    state = AnchorState(harness.state_url)
+    state = open_ledger(harness.state_url)
     assert [r.status for r in state.epochs()] == [EpochStatus.DONE] * 4
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 from aggregator.api import ApiServer, create_app
 from fieldproof.cli import main
@@ -94,26 +95,22 @@ def test_api_serve_command(sqlite_world: World, tmp_path: Path) -> None:
         )
     )
     port = free_port()
+    # The aggregator's one config file; `api serve` runs its api role and may move the port.
+    config = tmp_path / "aggregator.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "roles": ["api"],
+                "ledger": {"url": sqlite_world.ledger.url},
+                "series": {"url": sqlite_world.series.url},
+                "api": {"devices": "devices.yaml", "port": 1},
+                "metrics": {"enabled": False},
+            }
+        )
+    )
+    serve = [sys.executable, "-m", "fieldproof", "api", "serve", "--config", str(config)]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "fieldproof",
-            "api",
-            "serve",
-            "--ledger",
-            sqlite_world.ledger.url,
-            "--series",
-            sqlite_world.series.url,
-            "--anchor-state",
-            f"sqlite:///{sqlite_world.directory / 'anchor.db'}",
-            "--bundle-dir",
-            str(sqlite_world.directory / "bundles"),
-            "--devices",
-            str(devices),
-            "--port",
-            str(port),
-        ],
+        [*serve, "--port", str(port)],
         stderr=subprocess.PIPE,
     )
     try:

@@ -158,17 +158,6 @@ def _fleet_expected(world: World, every: int, agg: str) -> list[tuple[str, float
     return [("fleet", t, fold(values)) for t, values in sorted(buckets.items())]
 
 
-class _Plain:
-    """A store that is neither backend class: the fleet query combines per-device parts."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.url = inner.url
-
-    def series(self, *args: Any, **kwargs: Any) -> Any:
-        return self.inner.series(*args, **kwargs)
-
-
 @pytest.mark.parametrize("agg", AGGS)
 def test_fleet_aggregate_over_all_devices(client: TestClient, world: World, agg: str) -> None:
     params = {
@@ -183,18 +172,6 @@ def test_fleet_aggregate_over_all_devices(client: TestClient, world: World, agg:
     assert response.status_code == 200, response.text
     want = _fleet_expected(world, 600, agg)
     _same(_rows(response.json()), want)
-    from aggregator.api.fleet import fleet_series
-
-    combined = fleet_series(
-        _Plain(world.series),  # type: ignore[arg-type]
-        "temp",
-        None,
-        world.genesis,
-        world.end,
-        every=600,
-        agg=agg,  # type: ignore[arg-type]
-    )
-    _same([(p.device, p.time, p.value) for p in combined], want)
 
 
 def test_fleet_needs_a_bucket(client: TestClient, world: World) -> None:

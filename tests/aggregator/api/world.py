@@ -12,7 +12,6 @@ from pathlib import Path
 from eth_hash.auto import keccak
 
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
-from aggregator.anchoring.state import AnchorState
 from aggregator.api import ApiSources, ContractReader, DeviceMeta
 from aggregator.ledger import Batch, HealthUpdate, IncomingReport, SqlLedger, StatusUpdate
 from aggregator.series import Projector, SeriesStore
@@ -140,15 +139,14 @@ def build_world(tmp_path: Path, ledger: SqlLedger, series: SeriesStore, env: Cha
         grace_seconds=1,
         emission=1_000 * 10**18,
     )
-    state = AnchorState(f"sqlite:///{tmp_path / 'anchor.db'}")
-    anchorer = EpochAnchorer(settings, ledger, env.contract_chain(), state)
+    anchorer = EpochAnchorer(settings, ledger, env.contract_chain(), ledger)
     anchorer.tick(float(genesis))  # the first tick fixes epoch 0 at genesis
     # The last report of each device arrives just after the last window: it stays open.
     anchorer.tick(float(genesis + EPOCHS * EPOCH_S + 5))
     sources = ApiSources(
         ledger=ledger,
         series=series,
-        anchors=state,
+        anchors=ledger,
         bundle_dir=settings.bundle_dir,
         chain=ContractReader.from_deployment(env.w3, env.deployment),
         devices={

@@ -1,4 +1,4 @@
-"""Anchor state and leader lease on SQLite and on a real PostgreSQL server."""
+"""The anchor state and leader lease the ledger keeps, on SQLite and a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.anchoring.errors import AnchoringError, AnchoringValueError
-from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
+from aggregator.errors import AggregatorError
+from aggregator.ledger import EpochRecord, EpochStatus, SqlLedger, open_ledger
 
 BACKENDS = ("sqlite", "postgresql")
 
@@ -23,8 +23,8 @@ def state_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def state(state_url: str) -> Iterator[AnchorState]:
-    state = AnchorState(state_url)
+def state(state_url: str) -> Iterator[SqlLedger]:
+    state = open_ledger(state_url)
     yield state
     state.close()
 
@@ -45,7 +45,7 @@ def _closed(epoch: int, root: bytes, cumulative: dict[str, int] | None = None) -
     )
 
 
-def test_closed_epoch_is_recorded_once_and_moves_forward(state: AnchorState) -> None:
+def test_closed_epoch_is_recorded_once_and_moves_forward(state: SqlLedger) -> None:
     first = state.record_closed(_closed(7, b"\x01" * 32, {"0xA": 5}))
     assert first.status is EpochStatus.CLOSED
     # Closing again (a restart) keeps the root persisted first.
@@ -59,24 +59,24 @@ def test_closed_epoch_is_recorded_once_and_moves_forward(state: AnchorState) -> 
     assert done.root == b"\x01" * 32
     assert done.cumulative == {"0xA": 5}
     assert state.last_epoch() == done
-    with pytest.raises(AnchoringError, match="never closed"):
+    with pytest.raises(AggregatorError, match="never closed"):
         state.mark(8, EpochStatus.DONE)
 
 
-def test_previous_cumulative_skips_epochs_without_rewards(state: AnchorState) -> None:
+def test_previous_cumulative_skips_epochs_without_rewards(state: SqlLedger) -> None:
     state.record_closed(_closed(1, b"\x01" * 32, {"0xA": 10**30, "0xB": 1}))
     state.record_closed(_closed(2, b"\x01" * 32, None))
     assert state.previous_cumulative(3) == {"0xA": 10**30, "0xB": 1}
     assert state.previous_cumulative(1) == {}
 
 
-def test_first_epoch_is_fixed_by_the_first_start(state: AnchorState) -> None:
+def test_first_epoch_is_fixed_by_the_first_start(state: SqlLedger) -> None:
     assert state.first_epoch(12) == 12
     assert state.first_epoch(40) == 12
 
 
 def test_lease_is_held_by_one_holder_until_it_expires(state_url: str) -> None:
-    one, two = AnchorState(state_url), AnchorState(state_url)
+    one, two = open_ledger(state_url), open_ledger(state_url)
     try:
         assert one.acquire_lease("anchor", "one", 30, now=100)
         assert not two.acquire_lease("anchor", "two", 30, now=110)
@@ -93,7 +93,7 @@ def test_lease_is_held_by_one_holder_until_it_expires(state_url: str) -> None:
 
 
 def test_racing_processes_never_both_hold_the_lease(state_url: str) -> None:
-    states = [AnchorState(state_url) for _ in range(4)]
+    states = [open_ledger(state_url) for _ in range(4)]
     winners: list[str] = []
     barrier = threading.Barrier(len(states))
 
@@ -112,6 +112,19 @@ def test_racing_processes_never_both_hold_the_lease(state_url: str) -> None:
     assert len(winners) == 1
 
 
-def test_unknown_scheme_is_named() -> None:
-    with pytest.raises(AnchoringValueError, match="unknown scheme 'mysql'"):
-        AnchorState("mysql://localhost/x")
+def test_a_version_one_ledger_gains_the_anchor_tables(
+    state_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aggregator.ledger import migrations, sql
+
+    monkeypatch.setattr(sql, "MIGRATIONS", migrations.MIGRATIONS[:1])
+    old = open_ledger(state_url)
+    assert old.schema_version() == 1
+    old.close()
+    monkeypatch.setattr(sql, "MIGRATIONS", migrations.MIGRATIONS)
+    ledger = open_ledger(state_url)
+    try:
+        assert ledger.schema_version() == migrations.LATEST_VERSION
+        assert ledger.first_epoch(3) == 3
+    finally:
+        ledger.close()

@@ -1,4 +1,4 @@
-"""With ``series.in_process: false`` the ingest process only ingests and
+"""With ``roles: [ingest]`` the ingest process only ingests and
 ``fieldproof aggregator project`` (its own process) fills the series."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from tests.services.mosquitto import MosquittoBroker
 def test_projection_in_its_own_process(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     device = new_device()
     data = config_dict(tmp_path, mosquitto.port, [device])
-    data["series"]["in_process"] = False
+    data["roles"] = ["ingest"]
     path = write_config(tmp_path / "aggregator.yaml", data)
     config = AggregatorConfig.model_validate(data)
     aggregator = Aggregator(config)

@@ -95,6 +95,32 @@ class SeriesSuite:
             5.0, 6.0, 7.0, 8.0, 9.0,
         ]  # fmt: skip
 
+    @pytest.mark.parametrize(
+        ("agg", "expected"),
+        [("mean", [2.5, 6.0]), ("min", [1.0, 6.0]), ("max", [4.0, 6.0]), ("count", [4.0, 1.0])],
+    )
+    def test_fleet_aggregates_over_the_selected_devices(
+        self, store: SeriesStore, agg: str, expected: list[float]
+    ) -> None:
+        store.write(
+            [
+                temp(D1, T0, 1.0),
+                temp(D1, T0 + 10, 2.0),
+                temp(D2, T0 + 20, 3.0),
+                temp(D2, T0 + 30, 4.0),
+                temp(D1, T0 + 60, 6.0),
+                temp(D2, T0 + 70, 100.0, path="other"),  # another series: not counted
+            ]
+        )
+        points = store.fleet("temp", None, T0, T0 + 120, every=60, agg=agg)  # type: ignore[arg-type]
+        assert [(p.device, p.time) for p in points] == [("fleet", T0), ("fleet", T0 + 60)]
+        assert [p.value for p in points] == pytest.approx(expected)
+        only = store.fleet("temp", [D2], T0, T0 + 120, every=60, agg="sum")
+        assert [(p.time, p.value) for p in only] == [(T0, 7.0)]
+        assert store.fleet("temp", [], T0, T0 + 120, every=60, agg="sum") == []
+        with pytest.raises(AggregatorValueError):
+            store.fleet("temp", None, T0, T0 + 120, every=0, agg="sum")
+
 
 class TestSqliteSeries(SeriesSuite):
     @pytest.fixture

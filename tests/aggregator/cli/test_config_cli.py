@@ -1,8 +1,11 @@
-"""``fieldproof aggregator check-config`` exits 0/1 and names key paths."""
+"""``fieldproof aggregator check-config`` exits 0/1 and names key paths; a bad value
+stops ``aggregator run`` at start-up the same way."""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +14,10 @@ import yaml
 from aggregator.config import load_aggregator_config
 from fieldproof.cli import main
 from tests.aggregator.reports import new_device
-from tests.aggregator.runtime import config_dict, write_config
+from tests.aggregator.runtime import REPO, config_dict, write_config
+
+ANCHORING = {"rpc": "http://127.0.0.1:8545", "deployment": "deployment.json"}
+ANCHORING |= {"key": "env:FP_KEY", "epoch_seconds": 60}
 
 
 def test_valid_config_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -34,6 +40,15 @@ def test_valid_config_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[s
         (lambda d: d["ingest"].update(verify_workers="many"), "ingest -> verify_workers"),
         (lambda d: d["ingest"].update(verify_workers=-1), "ingest -> verify_workers"),
         (lambda d: d["ingest"].update(verify_workers=True), "ingest -> verify_workers"),
+        (lambda d: d.update(roles=["ingest", "mining"]), "roles -> 1"),
+        (lambda d: d.update(roles=["anchoring"]), "roles: anchoring needs an 'anchoring'"),
+        (lambda d: d.pop("registry"), "roles: ingest needs a 'registry'"),
+        (lambda d: d.update(anchoring={**ANCHORING, "rpc": "ws://x"}), "anchoring -> rpc"),
+        (lambda d: d.update(anchoring={**ANCHORING, "key": "0xabc"}), "anchoring -> key"),
+        (lambda d: d.update(anchoring={**ANCHORING, "epoch_seconds": 0}), "epoch_seconds"),
+        (lambda d: d.update(rewards={"emission": -1}), "rewards -> emission"),
+        (lambda d: d.update(api={"port": 70000}), "api -> port"),
+        (lambda d: d.update(api={"devices": "missing.yaml"}), "api -> devices"),
     ],
 )
 def test_invalid_config_exits_one_naming_the_key(
@@ -74,3 +89,34 @@ def test_auto_verify_workers_is_one_per_usable_core(tmp_path: Path) -> None:
     data["ingest"]["verify_workers"] = 3
     config = load_aggregator_config(write_config(tmp_path / "b.yaml", data))
     assert config.ingest.verify_worker_count == 3
+
+
+def test_relative_paths_resolve_from_the_config_folder(tmp_path: Path) -> None:
+    data = config_dict(tmp_path, 1883, [new_device()])
+    data["ledger"] = {"url": "sqlite:///db/ledger.db"}
+    data["anchoring"] = {**ANCHORING, "key": "keystore:keys/anchor.json"}
+    (tmp_path / "conf").mkdir()
+    config = load_aggregator_config(write_config(tmp_path / "conf" / "a.yaml", data))
+    assert config.ledger.url == f"sqlite:///{tmp_path / 'conf' / 'db' / 'ledger.db'}"
+    assert config.anchoring is not None
+    assert config.anchoring.deployment == tmp_path / "conf" / "deployment.json"
+    assert config.anchoring.key == f"keystore:{tmp_path / 'conf' / 'keys' / 'anchor.json'}"
+    assert config.anchoring.bundle_dir == tmp_path / "conf" / "bundles"
+
+
+def test_a_bad_value_stops_start_up_naming_the_key(tmp_path: Path) -> None:
+    data = config_dict(tmp_path, 1883, [new_device()])
+    data["roles"] = ["ingest", "api"]
+    data["api"] = {"max_limit": 0}
+    path = write_config(tmp_path / "a.yaml", data)
+    started = subprocess.run(
+        [sys.executable, "-m", "aggregator", "run", "--config", str(path)],
+        cwd=REPO,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert started.returncode == 1
+    assert "api -> max_limit" in started.stderr
+    assert "(value: 0)" in started.stderr
