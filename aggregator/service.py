@@ -95,6 +95,11 @@ class ProjectionWorker:
         self._stop.set()
         self._thread.join(15)
 
+    @property
+    def running(self) -> bool:
+        """True while the thread works (False before start and after it ended)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _run(self) -> None:
         delay = self.interval_s
         while not self._stop.is_set():
@@ -177,6 +182,7 @@ class Aggregator:
                 self.metrics_server.start()
             if "ingest" in self.roles:
                 self._start_ingest()
+            log.info("roles started: %s", ", ".join(sorted(self.roles)))
         except BaseException:
             self.stop()
             raise
@@ -268,6 +274,7 @@ class Aggregator:
         )
         self.api = ApiServer(create_app(sources, cfg.api), cfg.api.host, cfg.api.port)
         self.api.start()
+        log.info("API and dashboard on %s/", self.api.url)
 
     def stop(self) -> None:
         """Commit and acknowledge what was received, then disconnect and close."""
@@ -292,6 +299,19 @@ class Aggregator:
             if store is not None:
                 store.close()
         self._stopped.set()
+
+    def alive(self) -> bool:
+        """True while every started role's thread runs (what feeds systemd's watchdog)."""
+        parts: list[bool] = []
+        if self.writer is not None:
+            parts.append(self.writer.running)
+        if self.projection is not None and "projection" in self.roles:
+            parts.append(self.projection.running)
+        if self._anchor_thread is not None:
+            parts.append(self._anchor_thread.is_alive())
+        if self.api is not None:
+            parts.append(self.api.running)
+        return not self._stopped.is_set() and all(parts)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until :meth:`stop` has run."""

@@ -245,10 +245,8 @@ class Bench:
             # Batch size and window are the defaults (1,000 / 2,000).
             "ingest": {"verify_workers": workers},
             "ledger": {"url": ledger_url},
-            "series": {
-                "url": f"sqlite:///{self.work}/{name}-series.db",
-                "in_process": projecting,
-            },
+            "roles": ["ingest", "projection"] if projecting else ["ingest"],
+            "series": {"url": f"sqlite:///{self.work}/{name}-series.db"},
             "registry": {"mode": "allowlist", "allowlist": {"path": str(self._allowlist())}},
             "metrics": {"enabled": False},
         }

@@ -154,14 +154,10 @@ QUERIES: dict[str, dict[str, Any]] = {
 
 
 def store_call(store: Any, name: str) -> Callable[[], int]:
-    from aggregator.api.fleet import fleet_series
-
     if name == "device_day":
         return lambda: len(store.series("temp", [device_hex(0)], T0, T0 + DAY))
     metric = QUERIES[name]["params"]["metric"]
-    return lambda: len(
-        fleet_series(store, metric, None, T0, T0 + DAYS * DAY, every=3600, agg="mean")
-    )
+    return lambda: len(store.fleet(metric, None, T0, T0 + DAYS * DAY, every=3600, agg="mean"))
 
 
 def timings(call: Callable[[], int], expect: int, repeat: int) -> list[float]:

@@ -39,3 +39,8 @@ class ApiServer:
     def stop(self) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=10)
+
+    @property
+    def running(self) -> bool:
+        """True while the thread works (False before start and after it ended)."""
+        return self._thread is not None and self._thread.is_alive()

@@ -7,9 +7,6 @@ single keys of it (``--role``, ``--host``, ``--once``, …).
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -115,23 +112,11 @@ def _check_config(args: argparse.Namespace) -> int:
 def serve(config: AggregatorConfig, log_level: str = "INFO") -> int:
     """Run ``config``'s roles until SIGTERM or SIGINT; 0 after a clean stop."""
     from aggregator.service import Aggregator
+    from fieldproof.runloop import configure_logging, run_service
 
-    logging.basicConfig(
-        level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(log_level)
     aggregator = Aggregator(config)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    aggregator.start()
-    log = logging.getLogger("aggregator")
-    log.info("aggregator running: %s", ", ".join(config.roles))
-    if aggregator.api is not None:
-        log.info("API and dashboard on %s/", aggregator.api.url)
-    while not stop.wait(0.2):
-        pass
-    aggregator.stop()
-    return 0
+    return run_service(aggregator, alive=aggregator.alive, name="aggregator")
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -230,6 +230,11 @@ class IngestWriter:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    @property
+    def running(self) -> bool:
+        """True while the thread works (False before start and after it ended)."""
+        return self._thread is not None and self._thread.is_alive()
+
     def _collect(self, first_timeout: float = 0.2) -> list[Message]:
         try:
             first = self.source.get(timeout=first_timeout)

@@ -48,6 +48,11 @@ def test_reports_are_stored_projected_and_counted(
         assert "fieldproof_ingest_batch_seconds_count" in text
         assert "fieldproof_ingest_lag_seconds" in text
         assert "fieldproof_series_lag_rows" in text
+        # Liveness (the watchdog's food) follows the role threads: a dead writer ends it.
+        assert aggregator.alive()
+        assert aggregator.writer is not None
+        aggregator.writer.stop()
+        assert not aggregator.alive()
     finally:
         aggregator.stop()
 
