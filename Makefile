@@ -1,34 +1,51 @@
 # Two commands for a newcomer: `make demo` and `make test`. Each sets up what it needs.
-VENV   := .venv
-PY     := $(VENV)/bin/python
-BIN    := $(VENV)/bin
-PYSTAMP   := $(VENV)/.installed
+#   make demo   the whole network on this machine; Python packages only (`.[demo]`)
+#   make test   lint, types and the suite; also installs the services the tests start
+#               (deploy/dev/install-test-services.sh, as root or through sudo)
+VENV     := .venv
+PY       := $(VENV)/bin/python
+BIN      := $(VENV)/bin
+SERVICES := deploy/dev/install-test-services.sh
+# One stamp per install: `dev` includes `demo`, so installing it stamps both.
+DEMOSTAMP := $(VENV)/.installed-demo
+DEVSTAMP  := $(VENV)/.installed-dev
 NODESTAMP := node_modules/.installed
 
-.PHONY: demo test lint typecheck venv node clean
+.PHONY: demo test lint typecheck services venv node clean
 
-demo: $(PYSTAMP)
+demo: $(DEMOSTAMP)
 	$(BIN)/fieldproof demo
 
-test: $(PYSTAMP) $(NODESTAMP) lint typecheck
+# Prerequisites run left to right: the services (and npm) come before the installs.
+test: services $(DEVSTAMP) $(NODESTAMP) lint typecheck
 	$(BIN)/pytest
 
-lint: $(PYSTAMP)
+lint: $(DEVSTAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/ruff check .
 
-typecheck: $(PYSTAMP)
+typecheck: $(DEVSTAMP)
 	$(BIN)/mypy
 
-venv: $(PYSTAMP)
+services:
+	@./$(SERVICES)
+
+venv: $(DEVSTAMP)
 
 node: $(NODESTAMP)
 
-$(PYSTAMP): pyproject.toml
+$(PY):
 	python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[cpu,dev]'
+	# setuptools here lets tests/test_installs.py build the project's wheel offline.
+	$(PY) -m pip install --quiet --upgrade pip 'setuptools>=77'
+
+$(DEMOSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[demo]'
 	touch $@
+
+$(DEVSTAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[cpu,dev]'
+	touch $@ $(DEMOSTAMP)
 
 $(NODESTAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

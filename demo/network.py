@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import random
 import signal
-import sqlite3
 import sys
 import tempfile
 import threading
@@ -29,9 +28,10 @@ import yaml
 
 from aggregator.anchoring.chain import ContractChain
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
-from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
+from aggregator.anchoring.state import EpochRecord, EpochStatus
 from aggregator.config import AggregatorConfig
 from aggregator.errors import AggregatorError
+from aggregator.ledger import SqlLedger, open_ledger
 from aggregator.service import Aggregator
 from demo.broker import DemoBroker, start_demo_broker
 from demo.devices import (
@@ -114,9 +114,10 @@ class DemoNetwork:
         self.broker: DemoBroker | None = None
         self.aggregator: Aggregator | None = None
         self.anchorer: EpochAnchorer | None = None
-        self.state: AnchorState | None = None
+        self.state: SqlLedger | None = None
         self.result = DemoResult(workdir=str(self.workdir))
         self.api: Any = None
+        self.ledger_url = f"sqlite:///{self.workdir / 'ledger.sqlite'}"
 
     # -- set-up -------------------------------------------------------------------------
 
@@ -179,14 +180,17 @@ class DemoNetwork:
 
     def _aggregator(self) -> None:
         assert self.broker is not None
+        # Validated by the aggregator's own model; built from a mapping because its fields
+        # declare their defaults positionally, which type checkers read as required.
         config = AggregatorConfig.model_validate(
             {
+                "roles": ["ingest", "projection"],
                 "mqtt": {
                     "url": self.broker.url,
                     "protocol": "5" if self.broker.protocol == "v5" else "3.1.1",
                     "client_id": "fieldproof-demo-aggregator",
                 },
-                "ledger": {"url": f"sqlite:///{self.workdir / 'ledger.sqlite'}"},
+                "ledger": {"url": self.ledger_url},
                 "series": {"url": f"sqlite:///{self.workdir / 'series.sqlite'}"},
                 "registry": {
                     "mode": "allowlist",
@@ -200,9 +204,11 @@ class DemoNetwork:
         self.progress(f"aggregator: subscribed on {self.broker.name} at {self.broker.url}")
 
     def _anchoring(self, genesis: int) -> None:
+        # Anchor state lives in the ledger, whose schema the started aggregator migrated; the
+        # anchorer reads and closes epochs through a connection of its own, as the
+        # aggregator's anchoring role does.
         assert self.aggregator is not None
-        assert self.aggregator.reader is not None
-        self.state = AnchorState(f"sqlite:///{self.workdir / 'anchoring.sqlite'}")
+        self.state = open_ledger(self.ledger_url, migrate=False)
         chain = ContractChain(
             self.deployment.anchor(self.w3, self.operator_sender),
             self.deployment.distributor(self.w3, self.operator_sender),
@@ -216,7 +222,7 @@ class DemoNetwork:
             emission=EMISSION,
             first_epoch=0,
         )
-        self.anchorer = EpochAnchorer(settings, self.aggregator.reader, chain, self.state)
+        self.anchorer = EpochAnchorer(settings, self.state, chain, self.state)
 
     # -- run ----------------------------------------------------------------------------
 
@@ -233,7 +239,7 @@ class DemoNetwork:
         sources = ApiSources(
             ledger=self.aggregator.reader,
             series=self.aggregator.series,
-            anchors=self.state,
+            anchors=self.aggregator.reader,
             bundle_dir=self.workdir / "bundles",
             chain=ContractReader.from_deployment(self.w3, self.deployment),
             devices=load_devices(self.workdir / "devices.yaml"),
@@ -308,18 +314,12 @@ class DemoNetwork:
             time.sleep(0.25)
 
     def _published(self) -> int:
-        """Reports the devices' brokers acknowledged: sequence numbers used, less the outbox."""
+        """Reports the devices' brokers acknowledged (the agent deletes a report on PUBACK)."""
         total = 0
         for device in self.devices:
-            if not device.outbox_path.exists():
-                continue
-            # The agent's outbox is SQLite with a small meta table of counters.
-            try:
-                with sqlite3.connect(f"file:{device.outbox_path}?mode=ro", uri=True) as conn:
-                    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-            except sqlite3.OperationalError:
-                continue  # the agent is still creating its outbox
-            total += int(meta["next_seq"]) - 1 - int(meta["count"]) - int(meta["dropped"])
+            stats = device.outbox_stats()
+            if stats is not None:
+                total += stats.acknowledged
         return total
 
     def _count(self) -> None:
@@ -439,6 +439,7 @@ class DemoNetwork:
             self.api.stop()
         for device in self.devices:
             stop_agent(device, timeout=5.0)
+            device.close_outbox()
         if self.aggregator is not None:
             self.aggregator.stop()
         if self.state is not None:

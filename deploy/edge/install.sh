@@ -19,9 +19,18 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 echo "== packages"
-apt-get update
-apt-get install -y --no-install-recommends \
-    "$PYTHON" "$PYTHON-venv" libglib2.0-0 ca-certificates i2c-tools
+PACKAGES="$PYTHON $PYTHON-venv libglib2.0-0 ca-certificates i2c-tools"
+MISSING=""
+for package in $PACKAGES; do
+    dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "ok installed" \
+        || MISSING="$MISSING $package"
+done
+# A re-run on an installed device touches neither the network nor apt's lists.
+if [ -n "$MISSING" ]; then
+    apt-get update
+    # shellcheck disable=SC2086  # one word per package
+    apt-get install -y --no-install-recommends $MISSING
+fi
 
 echo "== service user"
 for group in video i2c dialout; do
@@ -34,13 +43,17 @@ fi
 
 echo "== application in $PREFIX"
 "$PYTHON" -m venv "$PREFIX/venv"
-"$PREFIX/venv/bin/pip" install --upgrade pip
-"$PREFIX/venv/bin/pip" install "$SRC"
+"$PREFIX/venv/bin/pip" install --quiet --upgrade pip
+# The edge role only: no aggregator, API, in-process chain or broker on a device.
+"$PREFIX/venv/bin/pip" install "$SRC[edge]"
 if [ "$FIELDPROOF_ORT" = "gpu" ]; then
-    "$PREFIX/venv/bin/pip" install --extra-index-url "$ORT_INDEX_URL" onnxruntime-gpu
+    # Only NVIDIA's index builds onnxruntime-gpu for Jetson; everything else above came
+    # from PyPI and stays as it is.
+    "$PREFIX/venv/bin/pip" install --extra-index-url "$ORT_INDEX_URL" "$SRC[edge,gpu]"
 else
-    "$PREFIX/venv/bin/pip" install "$SRC[cpu]"
+    "$PREFIX/venv/bin/pip" install "$SRC[edge,cpu]"
 fi
+"$PREFIX/venv/bin/fieldproof" agent --help >/dev/null
 install -d "$PREFIX/bin" "$PREFIX/deploy"
 install -m 0755 "$SRC/deploy/edge/firstboot/fieldproof-firstboot" "$PREFIX/bin/"
 cp -r "$SRC/deploy/edge" "$PREFIX/deploy/"

@@ -14,6 +14,8 @@ from demo.broker import free_port
 
 __all__ = ["free_port", "require_binary"]
 
+INSTALL_SERVICES = "deploy/dev/install-test-services.sh"
+
 
 def require_binary(name: str, install_hint: str, extra_dirs: tuple[str, ...] = ()) -> Path:
     """Path of ``name``; fails the test (never skips) with the command that installs it."""
@@ -23,7 +25,11 @@ def require_binary(name: str, install_hint: str, extra_dirs: tuple[str, ...] = (
             return candidate
     found = shutil.which(name)
     if found is None:
-        pytest.fail(f"{name} not found; install it with: {install_hint}", pytrace=False)
+        pytest.fail(
+            f"{name} not found; install it with: {install_hint}\n"
+            f"(every service the tests start: sudo {INSTALL_SERVICES})",
+            pytrace=False,
+        )
     return Path(found)
 
 
