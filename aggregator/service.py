@@ -33,7 +33,7 @@ import queue
 import threading
 from typing import TYPE_CHECKING
 
-from aggregator.config import AggregatorConfig, RegistryConfig
+from aggregator.config import AggregatorConfig
 from aggregator.errors import AggregatorError, AggregatorValueError
 from aggregator.ingest.consumer import Message, MqttConsumer
 from aggregator.ingest.pipeline import Limits, SequenceTracker, Verifier
@@ -42,7 +42,8 @@ from aggregator.ingest.writer import BatchBuilder, IngestWriter
 from aggregator.ledger.factory import open_ledger
 from aggregator.ledger.sql import SqlLedger
 from aggregator.metrics import IngestMetrics, MetricsServer
-from aggregator.registry.keysource import KeySource
+from aggregator.registry.device_keys import KeySource
+from aggregator.registry.factory import key_source_from_registry
 from aggregator.retention import RetentionWorker
 from aggregator.series.base import SeriesStore, SeriesUnavailableError
 from aggregator.series.factory import open_series
@@ -53,25 +54,6 @@ if TYPE_CHECKING:  # the anchoring and api roles pull in web3 and uvicorn
     from aggregator.api.server import ApiServer
 
 log = logging.getLogger(__name__)
-
-
-def key_source_from_registry(registry: RegistryConfig) -> KeySource:
-    """The key source a ``registry`` config section names."""
-    if registry.mode == "allowlist" and registry.allowlist is not None:
-        from aggregator.registry.allowlist import AllowlistKeySource
-
-        return AllowlistKeySource(registry.allowlist.path, reload_s=registry.allowlist.reload_s)
-    if registry.mode == "chain" and registry.chain is not None:
-        from aggregator.registry.chain import connect_chain_key_source
-
-        chain = registry.chain
-        return connect_chain_key_source(
-            chain.url,
-            chain.registry_address,
-            cache_s=chain.cache_s,
-            negative_cache_s=chain.negative_cache_s,
-        )
-    raise AggregatorError(f"registry -> mode: {registry.mode!r} has no source configured")
 
 
 class ProjectionWorker:

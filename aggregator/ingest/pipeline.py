@@ -14,7 +14,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 
 from aggregator.ingest.reasons import WIRE_REASONS, Reason
-from aggregator.registry.keysource import KeySource
+from aggregator.registry.device_keys import KeySource
 from fieldproof.identity import PublicKeyVerifier
 from fieldproof.metrics import metric_for
 from fieldproof.protocol import DeviceTopic

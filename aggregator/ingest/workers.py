@@ -21,6 +21,7 @@ from typing import Any
 from aggregator.config import RegistryConfig
 from aggregator.ingest.pipeline import Accepted, Limits, Rejected, Verifier
 from aggregator.ingest.reasons import Reason
+from aggregator.registry.factory import key_source_from_registry
 
 Item = tuple[str, bytes, float]
 Compact = tuple[Any, ...]
@@ -38,8 +39,6 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _start_worker(registry_json: str, limits: Limits) -> None:
-    from aggregator.service import key_source_from_registry
-
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True
     ).start()

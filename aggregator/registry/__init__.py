@@ -1,5 +1,5 @@
 """Where device keys come from: an allowlist file (embedded) or the DeviceRegistry (chain)."""
 
-from aggregator.registry.keysource import DeviceEntry, KeySource
+from aggregator.registry.device_keys import DeviceEntry, KeySource
 
 __all__ = ["DeviceEntry", "KeySource"]

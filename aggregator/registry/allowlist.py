@@ -19,7 +19,7 @@ from pathlib import Path
 from pydantic import Field, field_validator
 
 from aggregator.errors import AggregatorValueError
-from aggregator.registry.keysource import DeviceEntry
+from aggregator.registry.device_keys import DeviceEntry
 from fieldproof.config import ConfigModel, load_config
 from fieldproof.errors import FieldproofError
 from fieldproof.identity import (

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from aggregator.registry.keysource import DeviceEntry
+from aggregator.registry.device_keys import DeviceEntry
 from fieldproof.errors import FieldproofError
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from aggregator.registry.keysource import DeviceEntry
+from aggregator.registry.device_keys import DeviceEntry
 from fieldproof.identity import device_id_from_public_key, uncompress_public_key
 
 
