@@ -1,77 +1,325 @@
-"""Train the sensor quality model on real TMY3 weather data with injected faults.
+"""Train the sensor quality model on real stations' data with real and injected faults.
 
-Data: NREL TMY3 station 723170 (Greensboro, NC; 8,760 hourly rows) shipped with
-pvlib (``pvlib/data/723170TYA.CSV``): air temperature, dew point, relative
-humidity, pressure and wind speed. Windows of 8-48 consecutive readings are cut
-from it; half stay clean, half get one fault: a stuck value, spikes, a drift ramp
-or out-of-range readings. Features come from ``edge_agent.quality.features`` (the
-runtime's own code); the classifier is a small gradient-boosted tree ensemble
-exported with skl2onnx.
+Data (see ``models/README.md`` for provenance and licences):
 
-The held-out split is by time: windows from January-September train, windows from
-October-December test, so no reading is in both.
+- hourly: the twelve Beijing air-quality stations (temperature, dew point, pressure,
+  PM2.5, PM10, wind speed; 2013-2017), three typical-year files shipped in pvlib
+  (TMY3 723170 Greensboro NC, TMY3 703165 Sand Point AK, TMY2 12839 Miami FL);
+- one-minute: the measurement samples in pvlib's source distribution (BSRN Payerne
+  June 2016, SURFRAD Alamosa 2016-01-01 and two NREL MIDC days).
+
+Real faults are labelled by rules (``label_readings``): a missing reading is a gap,
+a reading outside the metric's physical range is out of range, a run of identical
+readings lasting at least six hours is a flat run (a stuck sensor), a reading that
+leaves both neighbours the same way by more than ten local typical steps and twenty
+resolutions is a spike. Windows with none of these are clean; on clean windows one
+fault is injected (stuck, spike, drift, out of range, noise burst, dropout).
+
+The model is a multi-class gradient-boosted tree ensemble (clean and four fault
+kinds; drift is only injected for the evaluation) exported with skl2onnx; P(clean)
+is the quality score and the most likely other class names the fault.
+``--evaluate`` runs the leave-one-station-out evaluation (a station's whole
+meteorological group is left out) and writes it as JSON.
 
 Usage (build time only; needs the ``models`` extra)::
 
-    python models/train_quality.py models/sensor-quality.onnx
+    pip download pvlib==0.16.1 --no-binary :all: --no-deps -d /tmp/pvlib-sdist
+    python models/train_quality.py models/sensor-quality.onnx \\
+        --pvlib-sdist /tmp/pvlib-sdist/pvlib-0.16.1.tar.gz
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-import os
 import sys
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from edge_agent.quality.features import (
+from edge_agent.quality.features import (  # noqa: E402
     FEATURE_NAMES,
     FEATURE_VERSION,
+    FLAT_TOLERANCE,
+    MetricLimits,
+    batch_features,
     limits_for,
-    window_features,
 )
+from edge_agent.quality.scorer import MODEL_CLASSES  # noqa: E402
 
 SEED = 20240611
-FAULTS = ("stuck", "spike", "drift", "out_of_range")
-# TMY3 column → catalogue metric, and the factor to the catalogue's unit.
-COLUMNS = {
-    "temp_air": ("temp", 1.0),
-    "temp_dew": ("dew", 1.0),
-    "relative_humidity": ("rh", 1.0),
-    "pressure": ("pres", 100.0),  # mbar → Pa
-    "wind_speed": ("wspd", 1.0),
+PVLIB_SDIST_SHA256 = "58c435f93be516bcedf53dc3a49b2079e9e00af373f5c052cb7cf8d2b973ce62"
+DEFAULT_BEIJING = ROOT.parent / "shared" / "data" / "stations" / "beijing"
+HOUR, MINUTE = 3600.0, 60.0
+# Windows as the agent scores them: a day of hourly readings, 48 one-minute readings.
+EVAL_WINDOW = {HOUR: 24, MINUTE: 48}
+EVAL_STRIDE = {HOUR: 24, MINUTE: 24}
+TRAIN_LENGTHS = (8, 48)
+FLAT_HOURS = 6.0
+INJECTED = ("stuck", "spike", "drift", "out_of_range", "noise", "dropout")
+# Faults the hard rules catch (non-finite or out of range) never reach the model.
+MODEL_FAULTS = MODEL_CLASSES[1:]
+TRAIN_WINDOWS = {"beijing": 600, "tmy": 1500, "minute": 3000}
+# Clean windows weigh more so the flag rate on real clean data stays low; more so at
+# one-minute sampling, where gusts and sensor dither are common and data scarce.
+HOLDOUT_STATION = "Wanshouxigong"
+SAMPLE_FAULTS = ("injected_stuck", "injected_spike", "injected_out_of_range", "injected_dropout")
+SAMPLE_PER_KIND = 25
+CLEAN_WEIGHT = {"beijing": 2.0, "tmy": 2.0, "minute": 3.0}
+
+
+@dataclass(frozen=True)
+class Series:
+    """One metric of one station; windows never cross a ``segment`` boundary."""
+
+    station: str
+    group: str
+    source: str
+    metric: str
+    interval_s: float
+    values: np.ndarray
+    segment: np.ndarray
+
+
+# --------------------------------------------------------------------------- data
+
+
+BEIJING_COLUMNS = {
+    "TEMP": ("temp", 1.0),
+    "DEWP": ("dew", 1.0),
+    "PRES": ("pres", 100.0),  # hPa → Pa
+    "PM2.5": ("pm25", 1.0),
+    "PM10": ("pm10", 1.0),
+    "WSPM": ("wspd", 1.0),
 }
-TEST_FROM_MONTH = 10
 
 
-def load_series() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per metric: values and month of each hourly reading."""
+def load_beijing(directory: Path) -> list[Series]:
+    import pandas as pd
+
+    frames = {}
+    for path in sorted(directory.glob("PRSA_*.csv.gz")):
+        frame = pd.read_csv(path)
+        frames[str(frame["station"].iloc[0])] = frame
+    if len(frames) != 12:
+        raise SystemExit(f"{directory}: expected 12 Beijing station files, found {len(frames)}")
+    # Several sites take their meteorology from the same weather station: sites whose
+    # temperature series agree almost everywhere form one group, left out together.
+    names = sorted(frames)
+    group = {name: name for name in names}
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            ta, tb = frames[a]["TEMP"].to_numpy(), frames[b]["TEMP"].to_numpy()
+            if np.mean(np.abs(ta - tb) < 1e-9) > 0.9:
+                group[b] = group[a]
+    series = []
+    for name in names:
+        frame = frames[name]
+        days = np.arange(len(frame)) // 24
+        for column, (metric, factor) in BEIJING_COLUMNS.items():
+            values = frame[column].to_numpy(dtype=np.float64) * factor
+            series.append(
+                Series(name, f"beijing:{group[name]}", "beijing", metric, HOUR, values, days * 0)
+            )
+    return series
+
+
+def _member(archive: tarfile.TarFile, suffix: str, target: Path) -> Path:
+    member = next(m for m in archive.getmembers() if m.name.endswith(suffix))
+    handle = archive.extractfile(member)
+    assert handle is not None
+    path = target / Path(suffix).name
+    path.write_bytes(handle.read())
+    return path
+
+
+def load_pvlib(sdist: Path) -> list[Series]:
+    import pandas as pd
     import pvlib
 
-    path = os.path.join(os.path.dirname(pvlib.__file__), "data", "723170TYA.CSV")
-    frame, _ = pvlib.iotools.read_tmy3(path, map_variables=True)
-    months = np.asarray(frame.index.month)
-    return {
-        metric: (frame[column].to_numpy(dtype=np.float64) * factor, months)
-        for column, (metric, factor) in COLUMNS.items()
-    }
+    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+    if digest != PVLIB_SDIST_SHA256:
+        raise SystemExit(f"{sdist}: sha256 {digest}, expected {PVLIB_SDIST_SHA256}")
+    series: list[Series] = []
+
+    def add(station: str, source: str, metric: str, values: Any, seg: Any) -> None:
+        series.append(
+            Series(
+                station,
+                station,
+                source,
+                metric,
+                HOUR if source == "tmy" else MINUTE,
+                np.array(values, dtype=np.float64),
+                np.asarray(seg, dtype=np.int64),
+            )
+        )
+
+    with tempfile.TemporaryDirectory() as tmp, tarfile.open(sdist) as archive:
+        target = Path(tmp)
+        # TMY files splice each month from a different year: windows stay in one month.
+        tmy, _ = pvlib.iotools.read_tmy3(
+            str(_member(archive, "pvlib/data/723170TYA.CSV", target)), map_variables=True
+        )
+        month = tmy.index.month.to_numpy()
+        for column, metric, factor in (
+            ("temp_air", "temp", 1.0),
+            ("temp_dew", "dew", 1.0),
+            ("relative_humidity", "rh", 1.0),
+            ("pressure", "pres", 100.0),
+            ("wind_speed", "wspd", 1.0),
+        ):
+            add("tmy3-723170", "tmy", metric, tmy[column] * factor, month)
+        tmy, _ = pvlib.iotools.read_tmy3(
+            str(_member(archive, "pvlib/data/703165TY.csv", target)), map_variables=True
+        )
+        month = tmy.index.month.to_numpy()
+        # Its pressure column is a constant fill (1012 hPa all year): left out.
+        for column, metric in (
+            ("temp_air", "temp"),
+            ("temp_dew", "dew"),
+            ("relative_humidity", "rh"),
+            ("wind_speed", "wspd"),
+        ):
+            add("tmy3-703165", "tmy", metric, tmy[column], month)
+        tmy2, _ = pvlib.iotools.read_tmy2(str(_member(archive, "pvlib/data/12839.tm2", target)))
+        month = tmy2.index.month.to_numpy()
+        # TMY2 stores tenths; its pressure is whole hPa, coarser than any sensor here.
+        for column, metric, factor in (
+            ("DryBulb", "temp", 0.1),
+            ("DewPoint", "dew", 0.1),
+            ("RHum", "rh", 1.0),
+            ("Wspd", "wspd", 0.1),
+        ):
+            add("tmy2-12839", "tmy", metric, tmy2[column] * factor, month)
+
+        bsrn, _ = pvlib.iotools.read_bsrn(
+            str(_member(archive, "tests/data/bsrn-pay0616.dat.gz", target)),
+            logical_records=("0100",),
+        )
+        # Payerne logs pressure in whole hPa, flat for hours at one-minute steps, so
+        # only its temperature and humidity are used.
+        zeros = np.zeros(len(bsrn), dtype=np.int64)
+        add("bsrn-pay", "minute", "temp", bsrn["temp_air"], zeros)
+        add("bsrn-pay", "minute", "rh", bsrn["relative_humidity"], zeros)
+        surfrad, _ = pvlib.iotools.read_surfrad(
+            str(_member(archive, "tests/data/surfrad-slv16001.dat", target))
+        )
+        zeros = np.zeros(len(surfrad), dtype=np.int64)
+        for column, metric, factor in (
+            ("temp_air", "temp", 1.0),
+            ("relative_humidity", "rh", 1.0),
+            ("wind_speed", "wspd", 1.0),
+            ("pressure", "pres", 100.0),
+        ):
+            add("surfrad-slv", "minute", metric, surfrad[column] * factor, zeros)
+        raw = pd.read_csv(_member(archive, "tests/data/midc_raw_20181018.txt", target))
+        zeros = np.zeros(len(raw), dtype=np.int64)
+        for column, metric, factor in (
+            ("Air Temperature [deg C]", "temp", 1.0),
+            ("Rel Humidity [%]", "rh", 1.0),
+            ("Station Pressure [mBar]", "pres", 100.0),
+            ("Avg Wind Speed @ 3m [m/s]", "wspd", 1.0),
+        ):
+            add("midc-20181018", "minute", metric, raw[column] * factor, zeros)
+        day = pd.read_csv(_member(archive, "tests/data/midc_20181014.txt", target))
+        zeros = np.zeros(len(day), dtype=np.int64)
+        add("midc-20181014", "minute", "temp", day["Temperature @ 2m [deg C]"], zeros)
+    for s in series:
+        # Logger error codes (-9999, -7999) and the like are missing readings.
+        s.values[s.values <= -999.0] = np.nan
+    return series
+
+
+# ------------------------------------------------------------------ real faults
+
+
+def _runs(flags: np.ndarray) -> Iterator[tuple[int, int]]:
+    padded = np.concatenate([[False], flags, [False]])
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    yield from zip(edges[::2].tolist(), edges[1::2].tolist(), strict=True)
+
+
+def label_readings(s: Series) -> dict[str, np.ndarray]:
+    """Per reading: missing, out of range, in a long flat run, a spike."""
+    limits = limits_for(s.metric)
+    v = s.values
+    n = v.size
+    missing = ~np.isfinite(v)
+    with np.errstate(invalid="ignore"):
+        outside = (v < limits.minimum) | (v > limits.maximum)
+    flat = np.zeros(n, dtype=bool)
+    d = np.diff(v)
+    with np.errstate(invalid="ignore"):
+        same = np.abs(d) < limits.resolution * FLAT_TOLERANCE
+    same &= s.segment[1:] == s.segment[:-1]
+    for start, end in _runs(same):
+        if (end - start) * s.interval_s >= FLAT_HOURS * 3600.0:
+            flat[start : end + 1] = True
+    spike = np.zeros(n, dtype=bool)
+    if n > 50:
+        import pandas as pd
+
+        ad = pd.Series(np.abs(d))
+        local = ad.rolling(49, center=True, min_periods=10).median().to_numpy()
+        up, down = d[:-1], -d[1:]
+        departure = np.where(up * down > 0, np.minimum(np.abs(up), np.abs(down)), 0.0)
+        scale = np.fmax(10.0 * np.fmax(local[:-1], local[1:]), 20.0 * limits.resolution)
+        with np.errstate(invalid="ignore"):
+            spike[1:-1] = departure > scale
+    return {"missing": missing, "outside": outside, "flat": flat, "spike": spike}
+
+
+class Labeller:
+    """Real label of any window of one series, from prefix sums of the reading flags."""
+
+    def __init__(self, s: Series) -> None:
+        flags = label_readings(s)
+        self.sums = {k: np.concatenate([[0], np.cumsum(f)]) for k, f in flags.items()}
+        self.flat = flags["flat"]
+
+    def __call__(self, start: int, n: int) -> str:
+        def count(key: str) -> int:
+            return int(self.sums[key][start + n] - self.sums[key][start])
+
+        if count("missing"):
+            return "gap"
+        if count("outside"):
+            return "out_of_range"
+        flat = count("flat")
+        if flat >= 6:
+            return "flat"
+        if flat:
+            return "partial_flat"
+        if count("spike"):
+            return "real_spike"
+        return "clean"
+
+
+# -------------------------------------------------------------------- injection
 
 
 def inject(
-    values: np.ndarray, metric: str, fault: str, rng: np.random.Generator
+    values: np.ndarray, limits: MetricLimits, fault: str, rng: np.random.Generator
 ) -> np.ndarray | None:
     """A copy of ``values`` with ``fault``; ``None`` when the fault would not show."""
-    limits = limits_for(metric)
     v = values.copy()
     n = v.size
-    step = float(np.median(np.abs(np.diff(values)))) + limits.resolution
+    res = limits.resolution
+    step = max(float(np.mean(np.abs(np.diff(values)))), res)
     if fault == "stuck":
         start = int(rng.integers(0, n // 2))
-        if np.ptp(values[start:]) < limits.resolution:
+        if np.ptp(values[start:]) < 3 * res:
             return None  # already flat: a stuck sensor would look the same
         v[start:] = v[start]
     elif fault == "spike":
@@ -82,63 +330,150 @@ def inject(
         total = rng.choice([-1.0, 1.0]) * rng.uniform(4.0, 15.0) * step
         v[start:] += np.linspace(0.0, total, n - start)
     elif fault == "out_of_range":
-        count = int(rng.integers(1, max(2, n // 4)))
-        index = rng.choice(n, size=count, replace=False)
+        index = rng.choice(n, size=int(rng.integers(1, max(2, n // 4))), replace=False)
         span = limits.maximum - limits.minimum
-        kind = rng.integers(0, 3)
+        kind = int(rng.integers(0, 3))
         if kind == 0:
             v[index] = -9999.0  # the classic logger error code
         elif kind == 1:
             v[index] = limits.maximum + rng.uniform(0.01, 0.5) * span
         else:
-            v[index] = np.nan
+            v[index] = limits.minimum - rng.uniform(0.01, 0.5) * span
+    elif fault == "noise":
+        length = int(rng.integers(4, max(5, n // 3) + 1))
+        start = int(rng.integers(0, n - length + 1))
+        v[start : start + length] += rng.normal(0.0, rng.uniform(3.0, 8.0) * step, length)
+    elif fault == "dropout":
+        # Readings lost: missing (NaN) or the zero a driver returns when a read fails.
+        length = int(rng.integers(2, max(3, n // 4) + 1))
+        start = int(rng.integers(1, n - length))
+        if rng.random() < 0.5:
+            v[start : start + length] = np.nan
+        else:
+            if np.abs(values[start - 1 : start + length + 1]).min() < 3 * step:
+                return None  # a zero where the signal is near zero would not show
+            v[start : start + length] = 0.0
+    else:
+        raise ValueError(fault)
     return v
 
 
-def make_windows(
-    series: dict[str, tuple[np.ndarray, np.ndarray]],
-    months: tuple[int, int],
-    count: int,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray, list[str], list[tuple[str, np.ndarray]]]:
-    """Features, labels (1 = fault), fault kind and the raw windows."""
-    features, labels, kinds, windows = [], [], [], []
-    metrics = sorted(series)
-    while len(labels) < count:
-        metric = metrics[int(rng.integers(0, len(metrics)))]
-        values, month = series[metric]
-        n = int(rng.integers(8, 49))
-        start = int(rng.integers(0, values.size - n))
-        first, last = month[start], month[start + n - 1]
-        # TMY3 splices each month from a different year: a window across a month
-        # boundary holds an artificial jump, so windows stay inside one month.
-        if first != last or not months[0] <= first <= months[1]:
-            continue
-        window = values[start : start + n]
-        kind = "clean" if rng.random() < 0.5 else FAULTS[int(rng.integers(0, len(FAULTS)))]
-        if kind != "clean":
-            faulty = inject(window, metric, kind, rng)
-            if faulty is None:
+# --------------------------------------------------------------------- training
+
+
+def training_set(
+    series: list[Series], rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Features, class index and sample weight of random windows of ``series``."""
+    windows: list[tuple[np.ndarray, MetricLimits, float]] = []
+    classes, weights = [], []
+    for s in series:
+        label_of = Labeller(s)
+        limits = limits_for(s.metric)
+        bounds = [
+            (int(a), int(b))
+            for a, b in zip(
+                np.flatnonzero(np.r_[True, s.segment[1:] != s.segment[:-1]]),
+                np.r_[np.flatnonzero(s.segment[1:] != s.segment[:-1]) + 1, s.segment.size],
+                strict=True,
+            )
+        ]
+        wanted = TRAIN_WINDOWS[s.source]
+        made = tries = 0
+        while made < wanted and tries < 20 * wanted:
+            tries += 1
+            seg_start, seg_end = bounds[int(rng.integers(0, len(bounds)))]
+            n = int(rng.integers(TRAIN_LENGTHS[0], TRAIN_LENGTHS[1] + 1))
+            if seg_end - seg_start <= n:
                 continue
-            window = faulty
-        features.append(window_features(window, limits_for(metric)))
-        labels.append(0 if kind == "clean" else 1)
-        kinds.append(kind)
-        windows.append((metric, window))
-    return np.stack(features), np.asarray(labels), kinds, windows
+            start = int(rng.integers(seg_start, seg_end - n))
+            window = s.values[start : start + n]
+            label = label_of(start, n)
+            if label == "flat":
+                kind = "stuck"
+            elif label == "real_spike":
+                kind = "spike"
+            elif label != "clean":
+                continue
+            elif rng.random() < 0.5:
+                kind = "clean"
+            else:
+                kind = MODEL_FAULTS[int(rng.integers(0, len(MODEL_FAULTS)))]
+                faulty = inject(window, limits, kind, rng)
+                if faulty is None:
+                    continue
+                window = faulty
+            with np.errstate(invalid="ignore"):
+                ruled = ~np.isfinite(window) | (window < limits.minimum) | (window > limits.maximum)
+            if ruled.any():
+                continue  # the hard rules score these; the model never sees them
+            windows.append((window, limits, s.interval_s))
+            classes.append(MODEL_CLASSES.index(kind))
+            weights.append(CLEAN_WEIGHT[s.source] if kind == "clean" else 1.0)
+            made += 1
+    return features_of(windows), np.asarray(classes), np.asarray(weights)
 
 
-def export(classifier: object, path: Path) -> None:
+def features_of(windows: list[tuple[np.ndarray, MetricLimits, float]]) -> np.ndarray:
+    """Feature rows of ``windows``, in order; windows of one length in one pass."""
+    out = np.empty((len(windows), len(FEATURE_NAMES)), dtype=np.float32)
+    by_length: dict[int, list[int]] = {}
+    for index, (values, _, _) in enumerate(windows):
+        by_length.setdefault(values.size, []).append(index)
+    for _, indices in sorted(by_length.items()):
+        out[indices] = batch_features(
+            np.stack([windows[i][0] for i in indices]),
+            np.array([windows[i][1].minimum for i in indices]),
+            np.array([windows[i][1].maximum for i in indices]),
+            np.array([windows[i][1].resolution for i in indices]),
+            np.array([windows[i][2] for i in indices]),
+        )
+    return out
+
+
+def new_classifier() -> Any:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        max_iter=80,
+        max_leaf_nodes=15,
+        learning_rate=0.15,
+        l2_regularization=1.0,
+        early_stopping=False,
+        random_state=SEED,
+    )
+
+
+def fit(series: list[Series]) -> Any:
+    rng = np.random.default_rng(SEED)
+    x, y, w = training_set(series, rng)
+    return new_classifier().fit(x, y, sample_weight=w)
+
+
+def export(classifier: Any, path: Path) -> None:
     import onnx
     from skl2onnx import convert_sklearn
     from skl2onnx.common.data_types import FloatTensorType
 
-    model = convert_sklearn(
-        classifier,
-        initial_types=[("features", FloatTensorType([None, len(FEATURE_NAMES)]))],
-        options={id(classifier): {"zipmap": False}},
-        target_opset={"": 18, "ai.onnx.ml": 3},
-    )
+    # skl2onnx passes numpy booleans for the trees' missing-value tracks, which this
+    # onnx refuses as integers: make them plain ints on the way in.
+    make_attribute = onnx.helper.make_attribute
+
+    def plain(key: str, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, (list, tuple)) and any(isinstance(x, (bool, np.bool_)) for x in value):
+            value = [int(x) for x in value]
+        return make_attribute(key, value, *args, **kwargs)
+
+    onnx.helper.make_attribute = plain
+    try:
+        model = convert_sklearn(
+            classifier,
+            initial_types=[("features", FloatTensorType([None, len(FEATURE_NAMES)]))],
+            options={id(classifier): {"zipmap": False}},
+            target_opset={"": 18, "ai.onnx.ml": 3},
+        )
+    finally:
+        onnx.helper.make_attribute = make_attribute
     # skl2onnx names the graph with a random uuid and lists opsets in set order; fix
     # both so a rebuild is byte-identical.
     model.graph.name = "sensor_quality"
@@ -148,101 +483,174 @@ def export(classifier: object, path: Path) -> None:
     model.doc_string = (
         "Sensor interval fault classifier; input features "
         f"{', '.join(FEATURE_NAMES)} (edge_agent.quality.features v{FEATURE_VERSION}); "
-        "output probabilities[:, 0] = clean."
+        f"output probabilities over classes {', '.join(MODEL_CLASSES)} ([:, 0] = clean)."
     )
     onnx.helper.set_model_props(
-        model, {"feature_names": ",".join(FEATURE_NAMES), "feature_version": str(FEATURE_VERSION)}
+        model,
+        {
+            "feature_names": ",".join(FEATURE_NAMES),
+            "feature_version": str(FEATURE_VERSION),
+            "classes": ",".join(MODEL_CLASSES),
+        },
     )
     onnx.checker.check_model(model)
     path.write_bytes(model.SerializeToString())
 
 
-def evaluate(model_path: Path, windows: list[tuple[str, np.ndarray]], kinds: list[str]) -> dict:
-    """Precision/recall of the runtime scorer (rules + model) at quality < 0.5 = fault."""
+# ------------------------------------------------------------------- evaluation
+
+
+def eval_windows(s: Series, rng: np.random.Generator) -> Iterator[tuple[str, np.ndarray]]:
+    """(kind, window) of the agent-sized windows of ``s``: real labels and injections."""
+    label_of = Labeller(s)
+    limits = limits_for(s.metric)
+    n, stride = EVAL_WINDOW[s.interval_s], EVAL_STRIDE[s.interval_s]
+    for start in range(0, s.values.size - n + 1, stride):
+        if s.segment[start] != s.segment[start + n - 1]:
+            continue
+        window = s.values[start : start + n]
+        label = label_of(start, n)
+        yield label, window
+        if label != "clean":
+            continue
+        for fault in INJECTED:
+            for _ in range(5):
+                faulty = inject(window, limits, fault, rng)
+                if faulty is not None:
+                    yield f"injected_{fault}", faulty
+                    break
+
+
+def _rate(flags: list[bool]) -> float | None:
+    return round(float(np.mean(flags)), 4) if flags else None
+
+
+def score_station(
+    model_path: Path, held_out: list[Series], seed: int
+) -> dict[str, dict[str, list[bool]]]:
+    """Per metric and window kind: whether each window was flagged (quality < 0.5)."""
     from edge_agent.inference.manifest import sha256_file
     from edge_agent.quality.scorer import QualityScorer
 
-    # The manifest may still pin the previous build; pin this file explicitly.
     scorer = QualityScorer(model_path, expected_sha256=sha256_file(model_path))
-    quality = np.asarray(scorer.score_many(windows))
-    flagged = quality < 0.5
-    truth = np.asarray([k != "clean" for k in kinds])
-    tp = int((flagged & truth).sum())
-    fp = int((flagged & ~truth).sum())
-    fn = int((~flagged & truth).sum())
-    result: dict[str, object] = {
-        "windows": len(kinds),
-        "precision": round(tp / max(1, tp + fp), 4),
-        "recall": round(tp / max(1, tp + fn), 4),
-        "false_positive_rate": round(fp / max(1, int((~truth).sum())), 4),
-        "recall_by_fault": {
-            fault: round(float(flagged[np.asarray(kinds) == fault].mean()), 4) for fault in FAULTS
-        },
-        "by_metric": {},
-    }
-    metric_names = np.asarray([m for m, _ in windows])
-    for metric in sorted(set(metric_names)):
-        sel = metric_names == metric
-        m_tp = int((flagged & truth & sel).sum())
-        m_fp = int((flagged & ~truth & sel).sum())
-        m_fn = int((~flagged & truth & sel).sum())
-        result["by_metric"][metric] = {  # type: ignore[index]
-            "precision": round(m_tp / max(1, m_tp + m_fp), 4),
-            "recall": round(m_tp / max(1, m_tp + m_fn), 4),
+    rng = np.random.default_rng(seed)
+    out: dict[str, dict[str, list[bool]]] = {}
+    for s in held_out:
+        windows = list(eval_windows(s, rng))
+        scores = scorer.score_many([(s.metric, w) for _, w in windows], interval_s=s.interval_s)
+        per_kind = out.setdefault(s.metric, {})
+        for (kind, _), score in zip(windows, scores, strict=True):
+            per_kind.setdefault(kind, []).append(score < 0.5)
+    return out
+
+
+def evaluate(series: list[Series], workdir: Path) -> dict[str, Any]:
+    stations = sorted({(s.group, s.station) for s in series})
+    report: dict[str, Any] = {"stations": {}}
+    for index, (group, station) in enumerate(stations):
+        began = time.monotonic()
+        train = [s for s in series if s.group != group]
+        held = [s for s in series if s.station == station]
+        path = workdir / f"fold-{index}.onnx"
+        export(fit(train), path)
+        flags = score_station(path, held, SEED + index)
+        rate = "hourly" if held[0].interval_s == HOUR else "one_minute"
+        entry: dict[str, Any] = {
+            "rate": rate,
+            "left_out_with": sorted({s.station for s in series if s.group == group} - {station}),
+            "by_metric": {},
         }
-    return result
+        totals: dict[str, list[bool]] = {}
+        for metric, kinds in sorted(flags.items()):
+            entry["by_metric"][metric] = {
+                kind: {"windows": len(f), "flagged": _rate(f)} for kind, f in sorted(kinds.items())
+            }
+            for kind, f in kinds.items():
+                totals.setdefault(kind, []).extend(f)
+        entry["all_metrics"] = {
+            kind: {"windows": len(f), "flagged": _rate(f)} for kind, f in sorted(totals.items())
+        }
+        report["stations"][station] = entry
+        print(
+            f"{station:16} {rate:10} clean FPR {entry['all_metrics']['clean']['flagged']}"
+            f" ({time.monotonic() - began:.0f} s)",
+            flush=True,
+        )
+    return report
 
 
-def save_sample(path: Path, windows: list[tuple[str, np.ndarray]], kinds: list[str]) -> None:
-    """Held-out windows, NaN-padded to one array, with metric, length and fault kind."""
-    width = max(w.size for _, w in windows)
-    values = np.full((len(windows), width), np.nan)
-    for row, (_, window) in enumerate(windows):
-        values[row, : window.size] = window
+def summarise(report: dict[str, Any]) -> dict[str, Any]:
+    """Per sampling rate: min/max over held-out stations of each window kind's rate."""
+    summary: dict[str, Any] = {}
+    for rate in ("hourly", "one_minute"):
+        entries = [e for e in report["stations"].values() if e["rate"] == rate]
+        kinds = sorted({k for e in entries for k in e["all_metrics"]})
+        summary[rate] = {}
+        for kind in kinds:
+            values = [
+                e["all_metrics"][kind]["flagged"]
+                for e in entries
+                if kind in e["all_metrics"] and e["all_metrics"][kind]["windows"] >= 20
+            ]
+            if values:
+                summary[rate][kind] = {
+                    "min": min(values),
+                    "max": max(values),
+                    "stations": len(values),
+                }
+    flat = [
+        e["by_metric"]["temp"].get("flat", {"windows": 0, "flagged": None})
+        for name, e in report["stations"].items()
+        if e["rate"] == "hourly" and "temp" in e["by_metric"] and name[0].isupper()
+    ]
+    windows = sum(f["windows"] for f in flat)
+    hits = sum(round(f["windows"] * (f["flagged"] or 0.0)) for f in flat)
+    summary["beijing_temp_flat_runs"] = {
+        "windows": windows,
+        "flagged": round(hits / max(1, windows), 4),
+    }
+    return summary
+
+
+def save_sample(path: Path, series: list[Series]) -> None:
+    """Windows of the held-out station for the unit tests: clean and injected faults."""
+    rng = np.random.default_rng(SEED)
+    values, metrics, kinds = [], [], []
+    for s in series:
+        if s.station != HOLDOUT_STATION:
+            continue
+        windows = [(k, w) for k, w in eval_windows(s, rng) if k == "clean" or k in SAMPLE_FAULTS]
+        for kind in ("clean", *SAMPLE_FAULTS):
+            chosen = [w for k, w in windows if k == kind]
+            for index in rng.choice(len(chosen), size=SAMPLE_PER_KIND, replace=False):
+                values.append(chosen[int(index)])
+                metrics.append(s.metric)
+                kinds.append(kind.removeprefix("injected_"))
     np.savez_compressed(
-        path,
-        values=values,
-        lengths=np.asarray([w.size for _, w in windows]),
-        metrics=np.asarray([m for m, _ in windows]),
-        kinds=np.asarray(kinds),
+        path, values=np.stack(values), metrics=np.asarray(metrics), kinds=np.asarray(kinds)
     )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", type=Path, help="ONNX file to write")
-    parser.add_argument("--train-windows", type=int, default=40_000)
-    parser.add_argument("--test-windows", type=int, default=10_000)
-    parser.add_argument("--report", type=Path, help="write the evaluation as JSON here")
-    parser.add_argument(
-        "--test-sample", type=Path, help="write 600 held-out windows (npz) for the unit tests"
-    )
+    parser.add_argument("--beijing", type=Path, default=DEFAULT_BEIJING)
+    parser.add_argument("--pvlib-sdist", type=Path, required=True)
+    parser.add_argument("--evaluate", type=Path, help="write the leave-one-station-out JSON")
+    parser.add_argument("--test-sample", type=Path, help="write held-out windows (npz) for tests")
     args = parser.parse_args()
 
-    from sklearn.ensemble import GradientBoostingClassifier
-
-    rng = np.random.default_rng(SEED)
-    series = load_series()
-    x_train, y_train, _, _ = make_windows(series, (1, TEST_FROM_MONTH - 1), args.train_windows, rng)
-    _, _, test_kinds, test_windows = make_windows(
-        series, (TEST_FROM_MONTH, 12), args.test_windows, rng
-    )
-    classifier = GradientBoostingClassifier(
-        n_estimators=120, max_depth=3, learning_rate=0.15, random_state=SEED
-    )
-    classifier.fit(x_train, y_train)
-    export(classifier, args.output)
-    report = evaluate(args.output, test_windows, test_kinds)
-    report["feature_importance"] = {
-        name: round(float(w), 4)
-        for name, w in zip(FEATURE_NAMES, classifier.feature_importances_, strict=True)
-    }
+    series = load_beijing(args.beijing) + load_pvlib(args.pvlib_sdist)
+    # The shipped model never sees one station, so tests can check it on real data.
+    export(fit([s for s in series if s.station != HOLDOUT_STATION]), args.output)
+    print(f"wrote {args.output} ({hashlib.sha256(args.output.read_bytes()).hexdigest()})")
     if args.test_sample:
-        save_sample(args.test_sample, test_windows[:600], test_kinds[:600])
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.report:
-        args.report.write_text(text + "\n")
+        save_sample(args.test_sample, series)
+    if args.evaluate:
+        with tempfile.TemporaryDirectory() as tmp:
+            report = evaluate(series, Path(tmp))
+        report = {"summary": summarise(report), **report}
+        args.evaluate.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
 

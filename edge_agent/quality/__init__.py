@@ -5,9 +5,22 @@ from __future__ import annotations
 from edge_agent.quality.features import (
     FEATURE_NAMES,
     MetricLimits,
+    batch_features,
     limits_for,
     window_features,
 )
-from edge_agent.quality.scorer import QualityScorer
+from edge_agent.quality.flags import FlagChange, SensorFaultFlags, SensorFlag
+from edge_agent.quality.scorer import QualityResult, QualityScorer
 
-__all__ = ["FEATURE_NAMES", "MetricLimits", "QualityScorer", "limits_for", "window_features"]
+__all__ = [
+    "FEATURE_NAMES",
+    "FlagChange",
+    "MetricLimits",
+    "QualityResult",
+    "QualityScorer",
+    "SensorFaultFlags",
+    "SensorFlag",
+    "batch_features",
+    "limits_for",
+    "window_features",
+]

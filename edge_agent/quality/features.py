@@ -43,6 +43,8 @@ MIN_READINGS = 4
 MIN_INTERVAL_S = 60.0
 MAX_INTERVAL_S = 3600.0
 DEFAULT_INTERVAL_S = 3600.0
+# Successive readings closer than this many resolutions count as the same value.
+FLAT_TOLERANCE = 1e-3
 
 # Smallest change each sensor reports; flat runs and noise floors are measured in it.
 RESOLUTION: dict[str, float] = {
@@ -131,7 +133,8 @@ def batch_features(
         v = np.nan_to_num(v[rows[:, None], index], nan=0.0)
     d = v[:, 1:] - v[:, :-1]
     ad = np.abs(d)
-    flat = ad < res / 2
+    # A stuck sensor repeats its value exactly; a slow signal on a fine sensor does not.
+    flat = ad < res * FLAT_TOLERANCE
     flat_len, flat_start = _longest_runs(flat)
     # The typical change per reading outside the longest flat run: a stuck stretch
     # must not hide how lively the rest of the window is.
@@ -205,10 +208,12 @@ def window_features(
         raise AgentValueError(f"sampling interval must be positive, got {interval_s}")
     v = np.asarray(values, dtype=np.float64).ravel()
     one = np.ones(1)
-    return batch_features(
+    rows = batch_features(
         v[None, :],
         one * limits.minimum,
         one * limits.maximum,
         one * limits.resolution,
         one * interval_s,
-    )[0]
+    )
+    row: npt.NDArray[np.float32] = rows[0]
+    return row

@@ -1,7 +1,7 @@
 """Quality score of an interval's readings: 1 = no fault seen, 0 = faulty.
 
 An ONNX classifier (trained by ``models/train_quality.py``) gives the probability of
-each of its classes (clean, stuck, spike, drift, noise, dropout) from
+each of its classes (clean, stuck, spike, noise, dropout) from
 :mod:`features`; the quality score is P(clean). Hard rules come first: any missing
 (non-finite) reading, or one outside the metric's physical range, scores 0 without
 asking the model.
@@ -29,7 +29,9 @@ from edge_agent.quality.features import (
 
 DEFAULT_MODEL = "sensor-quality.onnx"
 CLEAN_CLASS = 0
-MODEL_CLASSES: tuple[str, ...] = ("clean", "stuck", "spike", "drift", "noise", "dropout")
+# Drift is not a class: within one window a slow ramp cannot be told from weather (a
+# morning warming), so teaching it only raised false alarms; neighbours must see it.
+MODEL_CLASSES: tuple[str, ...] = ("clean", "stuck", "spike", "noise", "dropout")
 # Below this score a window counts as faulty.
 FAULT_THRESHOLD = 0.5
 
