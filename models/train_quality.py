@@ -12,7 +12,8 @@ Real faults are labelled by rules (``label_readings``): a missing reading is a g
 a reading outside the metric's physical range is out of range, a run of identical
 readings lasting at least six hours is a flat run (a stuck sensor), a reading that
 leaves both neighbours the same way by more than ten local typical steps and twenty
-resolutions is a spike. Windows with none of these are clean; on clean windows one
+resolutions is a spike. Runs at the physical floor (calm wind, clean air) are not
+flat-run faults. Windows with none of these are clean; on clean windows one
 fault is injected (stuck, spike, drift, out of range, noise burst, dropout).
 
 The model is a multi-class gradient-boosted tree ensemble (clean and four fault
@@ -264,6 +265,9 @@ def label_readings(s: Series) -> dict[str, np.ndarray]:
         same = np.abs(d) < limits.resolution * FLAT_TOLERANCE
     same &= s.segment[1:] == s.segment[:-1]
     for start, end in _runs(same):
+        # A run at the physical floor is a calm anemometer or clean air, not a fault.
+        if v[start] == limits.minimum:
+            continue
         if (end - start) * s.interval_s >= FLAT_HOURS * 3600.0:
             flat[start : end + 1] = True
     spike = np.zeros(n, dtype=bool)
@@ -287,6 +291,7 @@ class Labeller:
         flags = label_readings(s)
         self.sums = {k: np.concatenate([[0], np.cumsum(f)]) for k, f in flags.items()}
         self.flat = flags["flat"]
+        self.flat_readings = round(FLAT_HOURS * 3600.0 / s.interval_s) + 1
 
     def __call__(self, start: int, n: int) -> str:
         def count(key: str) -> int:
@@ -297,7 +302,9 @@ class Labeller:
         if count("outside"):
             return "out_of_range"
         flat = count("flat")
-        if flat >= 6:
+        # Flat only when the window itself shows six hours of the run (all of it at
+        # one-minute sampling); a run cut by the window's edge is left out.
+        if flat >= min(n, self.flat_readings):
             return "flat"
         if flat:
             return "partial_flat"
@@ -310,7 +317,11 @@ class Labeller:
 
 
 def inject(
-    values: np.ndarray, limits: MetricLimits, fault: str, rng: np.random.Generator
+    values: np.ndarray,
+    limits: MetricLimits,
+    fault: str,
+    rng: np.random.Generator,
+    interval_s: float,
 ) -> np.ndarray | None:
     """A copy of ``values`` with ``fault``; ``None`` when the fault would not show."""
     v = values.copy()
@@ -318,10 +329,18 @@ def inject(
     res = limits.resolution
     step = max(float(np.mean(np.abs(np.diff(values)))), res)
     if fault == "stuck":
-        start = int(rng.integers(0, n // 2))
-        if np.ptp(values[start:]) < 3 * res:
+        # Frozen from a point in the first half to the end, or for a stretch of at least
+        # six hours (half the window at fast sampling) anywhere in it.
+        if rng.random() < 0.5:
+            start, end = int(rng.integers(0, n // 2)), n
+        else:
+            shortest = max(3, min(n // 2, int(np.ceil(FLAT_HOURS * 3600.0 / interval_s))))
+            length = int(rng.integers(shortest, n + 1))
+            start = int(rng.integers(0, n - length + 1))
+            end = start + length
+        if np.ptp(values[start:end]) < 3 * res:
             return None  # already flat: a stuck sensor would look the same
-        v[start:] = v[start]
+        v[start:end] = v[start]
     elif fault == "spike":
         for index in rng.choice(n, size=int(rng.integers(1, 4)), replace=False):
             v[index] += rng.choice([-1.0, 1.0]) * rng.uniform(6.0, 20.0) * step
@@ -342,7 +361,7 @@ def inject(
     elif fault == "noise":
         length = int(rng.integers(4, max(5, n // 3) + 1))
         start = int(rng.integers(0, n - length + 1))
-        v[start : start + length] += rng.normal(0.0, rng.uniform(3.0, 8.0) * step, length)
+        v[start : start + length] += rng.normal(0.0, rng.uniform(4.0, 10.0) * step, length)
     elif fault == "dropout":
         # Readings lost: missing (NaN) or the zero a driver returns when a read fails.
         length = int(rng.integers(2, max(3, n // 4) + 1))
@@ -399,7 +418,7 @@ def training_set(
                 kind = "clean"
             else:
                 kind = MODEL_FAULTS[int(rng.integers(0, len(MODEL_FAULTS)))]
-                faulty = inject(window, limits, kind, rng)
+                faulty = inject(window, limits, kind, rng, s.interval_s)
                 if faulty is None:
                     continue
                 window = faulty
@@ -515,10 +534,27 @@ def eval_windows(s: Series, rng: np.random.Generator) -> Iterator[tuple[str, np.
             continue
         for fault in INJECTED:
             for _ in range(5):
-                faulty = inject(window, limits, fault, rng)
+                faulty = inject(window, limits, fault, rng, s.interval_s)
                 if faulty is not None:
                     yield f"injected_{fault}", faulty
                     break
+
+
+def flat_run_windows(s: Series) -> list[np.ndarray]:
+    """Per real flat run of six hours or more: the agent's window when it turns six hours.
+
+    The agent scores the last ``EVAL_WINDOW`` readings every hour; this is the first of
+    those windows that holds six hours of the run.
+    """
+    flat = label_readings(s)["flat"]
+    n = EVAL_WINDOW[HOUR]
+    windows = []
+    for start, _ in _runs(flat):
+        end = start + round(FLAT_HOURS) + 1  # seven identical readings: six hours flat
+        window = s.values[max(0, end - n) : end]
+        if window.size == n and np.isfinite(window).all():
+            windows.append(window)
+    return windows
 
 
 def _rate(flags: list[bool]) -> float | None:
@@ -541,6 +577,11 @@ def score_station(
         per_kind = out.setdefault(s.metric, {})
         for (kind, _), score in zip(windows, scores, strict=True):
             per_kind.setdefault(kind, []).append(score < 0.5)
+        if s.interval_s == HOUR:
+            runs = flat_run_windows(s)
+            if runs:
+                flagged = scorer.score_many([(s.metric, w) for w in runs], interval_s=HOUR)
+                per_kind["flat_run_at_6h"] = [q < 0.5 for q in flagged]
     return out
 
 
@@ -605,7 +646,21 @@ def summarise(report: dict[str, Any]) -> dict[str, Any]:
     ]
     windows = sum(f["windows"] for f in flat)
     hits = sum(round(f["windows"] * (f["flagged"] or 0.0)) for f in flat)
-    summary["beijing_temp_flat_runs"] = {
+    runs = [
+        e["by_metric"]["temp"]["flat_run_at_6h"]
+        for name, e in report["stations"].items()
+        if e["rate"] == "hourly"
+        and name[0].isupper()
+        and "temp" in e["by_metric"]
+        and "flat_run_at_6h" in e["by_metric"]["temp"]
+    ]
+    run_windows = sum(r["windows"] for r in runs)
+    run_hits = sum(round(r["windows"] * (r["flagged"] or 0.0)) for r in runs)
+    summary["beijing_temp_flat_runs_at_6h"] = {
+        "runs": run_windows,
+        "flagged": round(run_hits / max(1, run_windows), 4),
+    }
+    summary["beijing_temp_flat_windows"] = {
         "windows": windows,
         "flagged": round(hits / max(1, windows), 4),
     }

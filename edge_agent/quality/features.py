@@ -35,6 +35,7 @@ FEATURE_NAMES: tuple[str, ...] = (
     "monotonic_fraction",
     "log_trend_to_noise",
     "zero_run_fraction",
+    "floor_fraction",
     "log_max_local_rough",
 )
 FEATURE_VERSION = 2
@@ -173,6 +174,8 @@ def batch_features(
     residual = centred - slope[:, None] * t
     trend = np.abs(slope) * (n - 1) / (residual.std(axis=1) + res[:, 0])
     zero_len, _ = _longest_runs(v == 0.0)
+    # Readings at the physical floor: calm wind or clean air, where a flat run is normal.
+    floor = (v == minimum[:, None]).mean(axis=1)
     step = ad.max(axis=1) / scale
     return np.stack(
         [
@@ -192,6 +195,7 @@ def batch_features(
             monotonic,
             _log(trend),
             zero_len / n,
+            floor,
             _log(rough),
         ],
         axis=1,
