@@ -55,7 +55,12 @@ class Runtime:
                 config.sensors,
                 self.agent.submit,
                 config.settings.report_interval_s,
-                QualityWindows(QualityScorer()),
+                QualityWindows(
+                    QualityScorer(),
+                    stats=self.stats,
+                    flag_after_s=config.health.sensor_fault_after_s,
+                    time_scale={s.name: s.data_seconds_per_second() for s in config.sensors},
+                ),
             )
         self.agent.remote.on_cameras(self._replace_cameras)
 

@@ -23,3 +23,9 @@ class HealthConfig(ConfigModel):
         default=Path("/"), description="Root for /sys and /proc readers (tests use a fake tree)."
     )
     disk_path: Path = Field(default=Path("."), description="Filesystem whose use is reported.")
+    sensor_fault_after_s: float = Field(
+        default=6 * 3600.0,
+        ge=0.0,
+        description="A sensor whose quality windows stay faulty this long is flagged in "
+        "health and /metrics (fieldproof_sensor_fault) and logged; a clean window clears it.",
+    )

@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from edge_agent.health import readers
-from edge_agent.health.stats import CameraHealth, StatsRegistry
+from edge_agent.health.stats import CameraHealth, SensorFault, StatsRegistry
 from edge_agent.link.client import LinkState
 from edge_agent.outbox import OutboxStats
 
@@ -46,6 +46,7 @@ class HealthSnapshot:
     reports_refused: int = 0
     models: tuple[str, ...] = ()
     config_version: int = 0
+    sensor_faults: tuple[SensorFault, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,6 +121,7 @@ class HealthCollector:
             reports_refused=self._refused(),
             models=self._models(),
             config_version=self._config_version(),
+            sensor_faults=self.stats.sensor_faults(),
         )
 
 
@@ -148,6 +150,7 @@ def _family(
 def snapshot_metrics(snapshot: HealthSnapshot) -> Iterator[Metric]:
     """The snapshot as Prometheus metric families (absent readings are left out)."""
     cams = snapshot.cameras
+    faults = snapshot.sensor_faults
     gpus = snapshot.gpus
     table: list[tuple[str, str, str, Samples]] = [
         (
@@ -236,6 +239,12 @@ def snapshot_metrics(snapshot: HealthSnapshot) -> Iterator[Metric]:
             "disk_free_bytes",
             "Free space on the data filesystem.",
             [({}, _num(snapshot.disk_free))],
+        ),
+        (
+            "gauge",
+            "sensor_fault",
+            "1 while a sensor's quality windows have stayed faulty (fault: the model's guess).",
+            [({"sensor": f.sensor, "fault": f.fault or "unknown"}, 1.0) for f in faults],
         ),
         (
             "gauge",

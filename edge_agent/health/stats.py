@@ -21,6 +21,15 @@ class CameraHealth:
     updated_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class SensorFault:
+    """A sensor whose quality windows have stayed faulty since ``since``."""
+
+    sensor: str
+    fault: str | None
+    since: float
+
+
 class PerceptionStats(Protocol):
     """What sources and the inference loop call; cheap, thread-safe, never blocking."""
 
@@ -38,6 +47,7 @@ class StatsRegistry:
         self._lock = threading.Lock()
         self._cameras: dict[str, CameraHealth] = {}
         self._inference: deque[float] = deque(maxlen=window)
+        self._sensor_faults: tuple[SensorFault, ...] = ()
         self._clock = clock
 
     def report_camera(self, name: str, *, fps: float, dropped_frames: int, connected: bool) -> None:
@@ -47,6 +57,15 @@ class StatsRegistry:
     def report_inference_ms(self, milliseconds: float) -> None:
         with self._lock:
             self._inference.append(milliseconds)
+
+    def report_sensor_faults(self, faults: tuple[SensorFault, ...]) -> None:
+        """The sensors flagged now (replaces the previous set)."""
+        with self._lock:
+            self._sensor_faults = faults
+
+    def sensor_faults(self) -> tuple[SensorFault, ...]:
+        with self._lock:
+            return self._sensor_faults
 
     def cameras(self) -> tuple[CameraHealth, ...]:
         with self._lock:

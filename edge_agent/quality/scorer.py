@@ -29,6 +29,7 @@ from edge_agent.quality.features import (
 
 DEFAULT_MODEL = "sensor-quality.onnx"
 CLEAN_CLASS = 0
+STUCK_CLASS = 1
 # Drift is not a class: within one window a slow ramp cannot be told from weather (a
 # morning warming), so teaching it only raised false alarms; neighbours must see it.
 MODEL_CLASSES: tuple[str, ...] = ("clean", "stuck", "spike", "noise", "dropout")
@@ -129,12 +130,32 @@ class QualityScorer:
         if not asked:
             return [r for r in results if r is not None]
         probabilities = self.runner.run(features[asked])[self._prob_index]
-        model_results = iter(_result(p) for p in probabilities)
+        model_results = iter(
+            _result(p, _flat_only_at_floor(arrays[i], limits[i].minimum))
+            for i, p in zip(asked, probabilities, strict=True)
+        )
         return [r if r is not None else next(model_results) for r in results]
 
 
-def _result(probabilities: npt.NDArray[np.float32]) -> QualityResult:
-    score = float(min(1.0, max(0.0, float(probabilities[CLEAN_CLASS]))))
+def _flat_only_at_floor(values: npt.NDArray[np.float64], minimum: float) -> bool:
+    """True when the window repeats readings only at the metric's physical floor.
+
+    Calm wind (0 m/s) or clean air rests at the floor for hours; a flat run there is the
+    world, not a frozen sensor, and the labels of the training data say the same.
+    """
+    flat = values[1:] == values[:-1]
+    return bool(flat.any()) and bool(np.all(values[:-1][flat] == minimum))
+
+
+def _result(probabilities: npt.NDArray[np.float32], at_floor: bool = False) -> QualityResult:
+    clean = float(probabilities[CLEAN_CLASS])
+    stuck = float(probabilities[STUCK_CLASS])
+    if at_floor and stuck < 1.0:
+        # Rule out "stuck" and read the rest of the distribution as it stands.
+        clean = clean / (1.0 - stuck)
+        probabilities = probabilities.copy()
+        probabilities[STUCK_CLASS] = 0.0
+    score = float(min(1.0, max(0.0, clean)))
     if score >= FAULT_THRESHOLD:
         return QualityResult(score, None)
     fault = 1 + int(np.argmax(probabilities[1:]))

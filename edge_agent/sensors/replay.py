@@ -46,6 +46,9 @@ class ReplayConfig(SensorConfigBase):
     )
     loop: bool = Field(default=False, description="Start over at the end of the file.")
 
+    def data_seconds_per_second(self) -> float:
+        return self.speed
+
 
 def parse_time(raw: Any) -> float:
     if isinstance(raw, datetime):

@@ -40,6 +40,10 @@ class SensorConfigBase(ConfigModel):
 
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Record name prefix.")
 
+    def data_seconds_per_second(self) -> float:
+        """Seconds of the readings' own time per second of wall time (1 for a live sensor)."""
+        return 1.0
+
 
 class SensorDriver(Protocol):
     """A sensor read one sample at a time."""

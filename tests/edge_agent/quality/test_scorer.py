@@ -128,3 +128,33 @@ def test_score_is_a_probability_and_features_are_finite(
 
 
 _SCORER = QualityScorer()
+
+
+def test_a_calm_at_the_physical_floor_is_not_a_stuck_sensor(scorer: QualityScorer) -> None:
+    """Half an hour of 0 m/s at one-minute sampling is calm air; at 2.3 m/s it is frozen."""
+    rng = np.random.default_rng(7)
+    gusts = np.round(np.abs(rng.normal(2.0, 0.8, 18)), 1)
+    calm = np.concatenate([np.zeros(30), gusts])
+    frozen = np.concatenate([np.full(30, 2.3), gusts])
+    calm_result, frozen_result = scorer.classify_many(
+        [("wspd", calm), ("wspd", frozen)], interval_s=60.0
+    )
+    assert calm_result.fault != "stuck"
+    assert frozen_result.flagged
+    assert frozen_result.fault == "stuck"
+
+
+def test_stuck_is_ruled_out_where_the_flat_run_sits_at_the_floor() -> None:
+    from edge_agent.quality.scorer import _flat_only_at_floor, _result
+
+    assert _flat_only_at_floor(np.array([0.0, 0.0, 0.0, 1.2, 0.8]), 0.0)
+    assert not _flat_only_at_floor(np.array([0.0, 0.0, 1.2, 1.2, 0.8]), 0.0)
+    assert not _flat_only_at_floor(np.array([0.3, 1.2, 0.8]), 0.0)
+    probabilities = np.array([0.2, 0.7, 0.05, 0.03, 0.02], dtype=np.float32)
+    assert _result(probabilities).fault == "stuck"
+    at_floor = _result(probabilities, at_floor=True)
+    assert not at_floor.flagged
+    assert at_floor.score == pytest.approx(0.2 / 0.3)
+    # Another fault still stands once "stuck" is ruled out.
+    spiky = np.array([0.1, 0.6, 0.25, 0.03, 0.02], dtype=np.float32)
+    assert _result(spiky, at_floor=True).fault == "spike"
