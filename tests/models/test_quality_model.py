@@ -38,7 +38,8 @@ def test_manifest_pins_the_shipped_model() -> None:
 
 
 def test_model_metadata_matches_the_runtime() -> None:
-    onnx = pytest.importorskip("onnx")
+    import onnx
+
     model = onnx.load(str(MODEL))
     props = {p.key: p.value for p in model.metadata_props}
     assert props["feature_names"] == ",".join(FEATURE_NAMES)
@@ -48,8 +49,6 @@ def test_model_metadata_matches_the_runtime() -> None:
 
 def test_export_is_byte_stable(tmp_path: Path) -> None:
     """Same data, same seed: two fits export to identical bytes."""
-    pytest.importorskip("sklearn")
-    pytest.importorskip("skl2onnx")
     sys.path.insert(0, str(MODELS))
     import train_quality
 
@@ -80,8 +79,14 @@ def test_full_rebuild_reproduces_the_shipped_model(tmp_path: Path) -> None:
     beijing = Path(
         os.environ.get("FIELDPROOF_BEIJING", ROOT.parent / "shared/data/stations/beijing")
     )
-    if not sdist or not beijing.is_dir():
-        pytest.skip("set FIELDPROOF_PVLIB_SDIST (and FIELDPROOF_BEIJING) to rebuild")
+    if not sdist or not Path(sdist).is_file() or not beijing.is_dir():
+        pytest.fail(
+            "the rebuild needs pvlib's source archive and the Beijing stations: `make test` "
+            "downloads the archive (or: pip download --no-deps --no-binary :all: -d DIR "
+            "pvlib==0.16.1, then FIELDPROOF_PVLIB_SDIST=DIR/pvlib-0.16.1.tar.gz); "
+            f"Beijing data expected in {beijing} (or FIELDPROOF_BEIJING)",
+            pytrace=False,
+        )
     out = tmp_path / "sensor-quality.onnx"
     subprocess.run(
         [
