@@ -23,6 +23,7 @@ class TopicKind(StrEnum):
     STATUS = "status"  # retained state; the last will says offline
     HEALTH = "health"  # heartbeat with health metrics
     CONFIG = "config"  # retained operator-signed config; the device only reads it
+    ACK = "ack"  # what the ledger holds of the device's reports; only aggregators write it
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,3 +93,7 @@ class DeviceTopics:
     @property
     def config(self) -> str:
         return self.of(TopicKind.CONFIG)
+
+    @property
+    def ack(self) -> str:
+        return self.of(TopicKind.ACK)
