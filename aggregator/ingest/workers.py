@@ -10,18 +10,22 @@ config, so this needs a config-defined key source (allowlist file or chain).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from aggregator.config import RegistryConfig
 from aggregator.ingest.pipeline import Accepted, Limits, Rejected, Verifier
 from aggregator.ingest.reasons import Reason
 from aggregator.registry.factory import key_source_from_registry
+
+log = logging.getLogger(__name__)
 
 Item = tuple[str, bytes, float]
 Compact = tuple[Any, ...]
@@ -76,25 +80,68 @@ class VerifierPool:
 
     def __init__(self, registry: RegistryConfig, limits: Limits, workers: int) -> None:
         self.workers = workers
-        self._pool = ProcessPoolExecutor(
-            workers,
+        self._initargs = (registry.model_dump_json(), limits)
+        self.restarts = 0
+        self._lock = threading.Lock()
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        pool = ProcessPoolExecutor(
+            self.workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(registry.model_dump_json(), limits),
+            initargs=self._initargs,
         )
         # Start the workers now rather than on the first batch.
-        list(self._pool.map(_check, [[] for _ in range(workers)]))
+        list(pool.map(_check, [[] for _ in range(self.workers)]))
+        return pool
+
+    def _replace(self, broken: ProcessPoolExecutor) -> ProcessPoolExecutor:
+        """A new pool in place of ``broken`` (once, however many callers saw it break)."""
+        with self._lock:
+            if self._pool is broken:
+                # A worker died (killed, out of memory): the executor refuses all work from
+                # then on, so without a new one ingest would stall for good.
+                log.error("a verify worker died; starting a new pool of %d", self.workers)
+                broken.shutdown(wait=False, cancel_futures=True)
+                self._pool = self._new_pool()
+                self.restarts += 1
+            return self._pool
+
+    def _start(self, chunks: list[list[Item]]) -> tuple[ProcessPoolExecutor, list[Future[Any]]]:
+        pool = self._pool
+        try:
+            return pool, [pool.submit(_check, chunk) for chunk in chunks]
+        except BrokenProcessPool:
+            pool = self._replace(pool)
+            return pool, [pool.submit(_check, chunk) for chunk in chunks]
 
     def submit(self, items: list[Item]) -> Callable[[], list[Accepted | Rejected]]:
-        """Start verifying ``items``; the returned function waits for the verdicts."""
+        """Start verifying ``items``; the returned function waits for the verdicts.
+
+        A batch caught by a dying worker is verified again on a new pool."""
         if not items:
             return list
         parts = max(1, min(len(items), self.workers * 2))
         size = -(-len(items) // parts)
-        futures = [
-            self._pool.submit(_check, items[i : i + size]) for i in range(0, len(items), size)
-        ]
-        return lambda: [_expand(item) for future in futures for item in future.result()]
+        chunks = [items[i : i + size] for i in range(0, len(items), size)]
+        pool, futures = self._start(chunks)
+
+        def wait() -> list[Accepted | Rejected]:
+            try:
+                results = [future.result() for future in futures]
+            except BrokenProcessPool:
+                self._replace(pool)
+                _, again = self._start(chunks)
+                results = [future.result() for future in again]
+            return [_expand(item) for result in results for item in result]
+
+        return wait
+
+    def pids(self) -> list[int]:
+        """Process ids of the current workers (for operators' tools and fault tests)."""
+        processes = getattr(self._pool, "_processes", None) or {}
+        return sorted(int(pid) for pid in processes)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

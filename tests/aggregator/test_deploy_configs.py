@@ -44,3 +44,6 @@ def test_compose_and_systemd_run_the_configured_roles() -> None:
     assert "anchor-keystore" in compose
     unit = (DEPLOY / "fieldproof-aggregator@.service").read_text()
     assert "aggregator run --config /etc/fieldproof/aggregator.yaml" in unit
+    # The unit hears READY and feeds on WATCHDOG (fieldproof.runloop sends both).
+    assert "Type=notify" in unit
+    assert "WatchdogSec=" in unit

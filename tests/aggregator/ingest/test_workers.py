@@ -3,6 +3,8 @@ same outcome as verifying in the receiving thread (real Mosquitto)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -46,6 +48,29 @@ def test_worker_verification_stores_and_refuses_as_inline(
             "wrong_topic": 1,
         }
         assert aggregator.metrics.snapshot()["duplicates"] == 1
+    finally:
+        aggregator.stop()
+
+
+def test_a_killed_verify_worker_is_replaced_and_nothing_is_lost(
+    mosquitto: MosquittoBroker, tmp_path: Path
+) -> None:
+    device = new_device()
+    config = make_config(tmp_path, mosquitto.port, [device], verify_workers=1)
+    aggregator = Aggregator(config)
+    aggregator.start()
+    try:
+        assert aggregator.pool is not None
+        publish_all(mosquitto.port, [(device.topic, device.signed(s)) for s in range(1, 51)])
+        ledger = open_ledger(config.ledger.url)
+        wait_for(lambda: ledger.count_reports() == 50, 30, "first half")
+        for pid in aggregator.pool.pids():
+            os.kill(pid, signal.SIGKILL)
+        publish_all(mosquitto.port, [(device.topic, device.signed(s)) for s in range(51, 101)])
+        wait_for(lambda: ledger.count_reports() == 100, 60, "second half after the kill")
+        assert aggregator.pool.restarts >= 1
+        assert aggregator.alive()
+        assert ledger.device_head(device.device_id) == 100
     finally:
         aggregator.stop()
 
