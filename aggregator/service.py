@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 
 from aggregator.config import AggregatorConfig
 from aggregator.errors import AggregatorError, AggregatorValueError
+from aggregator.ingest.acks import LedgerAcks
 from aggregator.ingest.consumer import Message, MqttConsumer
 from aggregator.ingest.pipeline import Limits, SequenceTracker, Verifier
 from aggregator.ingest.workers import VerifierPool
@@ -212,6 +213,7 @@ class Aggregator:
             self.metrics,
             batch_size=cfg.ingest.batch_size,
             batch_ms=cfg.ingest.batch_ms,
+            acks=LedgerAcks(self.ledger, self.consumer.publish),
         )
         self.retention = RetentionWorker(self.reader, self.series, cfg.retention)
         self.metrics.gauges["fieldproof_ingest_queue_depth"] = lambda: float(self.queue.qsize())

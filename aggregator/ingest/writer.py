@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from aggregator.ingest.acks import LedgerAcks
 from aggregator.ingest.consumer import Message
 from aggregator.ingest.pipeline import (
     Accepted,
@@ -87,11 +88,12 @@ class BatchBuilder:
 
     def build(
         self, messages: Sequence[Message], checked: Checked | None = None
-    ) -> tuple[Batch, list[Accepted]]:
-        """The batch for ``messages``; ``checked`` resolves verdicts submitted to the pool."""
+    ) -> tuple[Batch, list[Accepted], list[Duplicate]]:
+        """The batch for ``messages``, its accepted reports and its duplicates (already
+        stored); ``checked`` resolves verdicts submitted to the pool."""
         batch = Batch()
         accepted: list[Accepted] = []
-        duplicates = 0
+        repeated: list[Duplicate] = []
         checked_verdicts = (checked or self.submit(messages))()
         for index, message in enumerate(messages):
             kind = message.topic.rsplit("/", 1)[-1]
@@ -109,7 +111,7 @@ class BatchBuilder:
                         after, at = verdict.gap_after, message.received_at
                         batch.gaps.append(Gap(verdict.device_id, after, verdict.seq, at))
                 elif isinstance(verdict, Duplicate):
-                    duplicates += 1
+                    repeated.append(verdict)
                 else:
                     batch.dead_letters.append(self._dead(message, verdict))
             elif kind in ("status", "health"):
@@ -118,9 +120,9 @@ class BatchBuilder:
                 batch.dead_letters.append(
                     self._dead(message, Rejected(Reason.WRONG_TOPIC, "not a fieldproof topic"))
                 )
-        if duplicates:
-            self.metrics.count("duplicates", duplicates)
-        return batch, accepted
+        if repeated:
+            self.metrics.count("duplicates", len(repeated))
+        return batch, accepted, repeated
 
     def submit(self, messages: Sequence[Message]) -> Checked:
         """Hand the batch's reports to the worker pool (if there is one). The returned
@@ -197,7 +199,8 @@ class BatchBuilder:
 
 
 class IngestWriter:
-    """The writer thread. ``ack`` is called with each batch's messages after its commit."""
+    """The writer thread. ``ack`` is called with each batch's messages after its commit,
+    then ``acks`` (if given) tells each device of the batch what the ledger holds."""
 
     def __init__(
         self,
@@ -209,8 +212,10 @@ class IngestWriter:
         *,
         batch_size: int,
         batch_ms: int,
+        acks: LedgerAcks | None = None,
     ) -> None:
         self.source = source
+        self.acks = acks
         self.ledger = ledger
         self.builder = builder
         self.ack = ack
@@ -260,7 +265,7 @@ class IngestWriter:
         """Verify, commit (retrying until it succeeds or we stop), then acknowledge."""
         started = time.perf_counter()
         self.metrics.count("received", len(messages))
-        batch, accepted = self.builder.build(messages, checked)
+        batch, accepted, repeated = self.builder.build(messages, checked)
         delay = 0.1
         while True:
             try:
@@ -275,6 +280,13 @@ class IngestWriter:
                     raise
                 delay = min(delay * 2, 5.0)
         self.ack(messages)
+        if self.acks is not None and (accepted or repeated):
+            committed: dict[bytes, list[int]] = {}
+            for device_id, seq in [(a.device_id, a.seq) for a in accepted] + [
+                (d.device_id, d.seq) for d in repeated
+            ]:
+                committed.setdefault(device_id, []).append(seq)
+            self.acks.after_commit(committed)
         self.metrics.count("accepted", inserted)
         self.metrics.count("processed", len(messages))
         if len(batch.reports) > inserted:

@@ -340,6 +340,34 @@ class SqlLedger:
         rows = self._fetch("SELECT MAX(seq) FROM reports WHERE device = ?", (device_id,))
         return None if not rows or rows[0][0] is None else int(rows[0][0])
 
+    def contiguous_through(self, device_id: bytes, after_seq: int = 0, *, limit: int = 5000) -> int:
+        """The highest N >= ``after_seq`` such that seqs ``after_seq + 1 .. N`` are stored.
+
+        The caller passes a value it knows to be contiguous from seq 1 (reports are never
+        deleted, so one stays true). At most ``limit`` rows are read, so the answer may
+        stop short of the true one; asking again from it continues the walk. From 0, a
+        device whose stored seqs are exactly ``1..MAX`` is answered by one count.
+        """
+        device = bytes(device_id)
+        if after_seq <= 0:
+            rows = self._fetch(
+                "SELECT COUNT(*), MAX(seq) FROM reports WHERE device = ? AND seq >= 1", (device,)
+            )
+            count, high = int(rows[0][0]), rows[0][1]
+            if high is not None and count == int(high):
+                return count
+            after_seq = 0
+        rows = self._fetch(
+            "SELECT seq FROM reports WHERE device = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (device, after_seq, limit),
+        )
+        through = after_seq
+        for (seq,) in rows:
+            if int(seq) != through + 1:
+                break
+            through += 1
+        return through
+
     def dead_letters(self, *, after_id: int = 0, limit: int = 1000) -> list[DeadLetter]:
         rows = self._fetch(
             "SELECT id, received_at, topic, reason, detail, device, seq, size, raw "

@@ -59,9 +59,9 @@ class MqttLink:
     """One device's broker session (paho-mqtt 2, MQTT 5 or 3.1.1) run by a private thread.
 
     On connect it publishes a retained ``online`` status (the last will, retained too,
-    says ``offline``) and subscribes to the retained config topic; a reconnect restores
-    both. ``on_ack(mid, ok)`` fires on the broker's PUBACK for QoS 1 messages; ``ok`` is
-    false when an MQTT 5 broker refused the message (e.g. not authorised).
+    says ``offline``) and subscribes to the retained config topic and the ack topic; a
+    reconnect restores them. ``on_ack(mid, ok)`` fires on the broker's PUBACK for QoS 1
+    messages; ``ok`` is false when an MQTT 5 broker refused the message (e.g. not authorised).
     """
 
     def __init__(
@@ -214,7 +214,7 @@ class MqttLink:
             self._note_error(f"broker refused connection: {reason_code}")
             return
         self._backoff.reset()
-        client.subscribe(self.topics.config, qos=1)
+        client.subscribe([(self.topics.config, 1), (self.topics.ack, 1)])
         client.publish(self.topics.status, self._online_payload(), qos=1, retain=True)
         with self._lock:
             self._connects += 1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, field_validator, model_validator
 
 from fieldproof.backoff import BackoffPolicy
@@ -55,6 +57,25 @@ class LinkConfig(ConfigModel):
     )
     max_in_flight: int = Field(
         default=100, ge=1, le=65_000, description="Reports published but not yet acknowledged."
+    )
+    delete_on: Literal["ledger", "broker"] = Field(
+        default="ledger",
+        description=(
+            "When a report leaves the outbox: 'ledger' once an aggregator's ack says the "
+            "ledger holds it; 'broker' on the broker's PUBACK (only for aggregators that "
+            "publish no acks: a broker restart then loses reports)."
+        ),
+    )
+    ack_timeout_s: float = Field(
+        default=30.0,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="A report the broker took but no ack covers after this long is sent again.",
+    )
+    max_awaiting_ack: int = Field(
+        default=10_000,
+        ge=1,
+        description="Reports the broker took that may wait for an ack before sending pauses.",
     )
 
     @field_validator("url")

@@ -1,11 +1,15 @@
 """Moves reports from the outbox to the broker: oldest first, a bounded window in flight.
 
 The pump thread is the only one that hands reports to the link and the only one that
-deletes them, after the broker's PUBACK. Acks arrive on the link thread and are queued
-here, because paho calls ``on_publish`` holding its own lock, which ``publish`` takes
-too. A process restart starts the cursor at 0, so everything still stored is replayed;
-within a process, paho itself retransmits unacknowledged messages after a reconnect,
-so the pump does not send them a second time.
+deletes them. With ledger acks (the default) the broker's PUBACK only moves a report
+to "awaiting": the broker may lose it (restart, wiped store, expired session of a
+stopped aggregator), so it is deleted when an aggregator's ack on the ack topic covers
+its seq, and sent again if none has after ``ack_timeout_s`` (the ledger dedupes). With
+``ledger_acks=False`` the PUBACK deletes it. PUBACKs and acks arrive on the link thread
+and are queued here, because paho calls ``on_publish`` holding its own lock, which
+``publish`` takes too. A process restart starts the cursor at 0, so everything still
+stored is replayed; within a process, paho itself retransmits messages without a PUBACK
+after a reconnect, so the pump does not send them a second time.
 """
 
 from __future__ import annotations
@@ -13,10 +17,14 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from edge_agent.link.client import MqttLink
 from edge_agent.outbox import Outbox, OutboxError
+from fieldproof.protocol import Ack, parse_ack
+from fieldproof.protocol.payloads import PayloadError
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +37,43 @@ class PumpStats:
     acknowledged: int
     refused: int
     in_flight: int
+    awaiting_ack: int = 0
+    resent: int = 0
+    bad_acks: int = 0
 
 
 class OutboxPump:
     """Publishes stored reports on ``topic`` with QoS 1 and deletes them once acknowledged."""
 
-    def __init__(self, outbox: Outbox, link: MqttLink, topic: str, *, window: int) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        link: MqttLink,
+        topic: str,
+        *,
+        window: int,
+        ledger_acks: bool = False,
+        ack_timeout_s: float = 30.0,
+        max_awaiting: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.outbox = outbox
         self.link = link
         self.topic = topic
         self.window = window
+        self.ledger_acks = ledger_acks
+        self.ack_timeout_s = ack_timeout_s
+        self.max_awaiting = max_awaiting
+        self._clock = clock
+        # seq -> when the broker took it; insertion order is time order (re-sends
+        # re-insert), so the expired ones are always at the front.
+        self._awaiting: dict[int, float] = {}
+        # Seqs an ack covered while their PUBACK was still outstanding.
+        self._settled: set[int] = set()
+        self._ledger_queue: queue.SimpleQueue[Ack] = queue.SimpleQueue()
+        self._spans_pending: list[tuple[int, int]] = []
+        self._resent = 0
+        self._bad_acks = 0
         self._acks: queue.SimpleQueue[tuple[int, bool]] = queue.SimpleQueue()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -57,6 +92,18 @@ class OutboxPump:
     def on_ack(self, mid: int, ok: bool) -> None:
         self._acks.put((mid, ok))
         self._wake.set()
+
+    def on_ledger_ack(self, payload: bytes) -> None:
+        """An aggregator's ack arrived on the ack topic (link thread)."""
+        try:
+            ack = parse_ack(payload)
+        except PayloadError as exc:
+            self._bad_acks += 1
+            log.warning("ignored an ack: %s", exc)
+            return
+        if self.ledger_acks:
+            self._ledger_queue.put(ack)
+            self._wake.set()
 
     def on_connect(self) -> None:
         # Reports the broker refused are tried again once per connection, never in a loop.
@@ -88,7 +135,13 @@ class OutboxPump:
 
     def stats(self) -> PumpStats:
         return PumpStats(
-            self._published, self._acknowledged, self._refused_total, len(self._in_flight)
+            self._published,
+            self._acknowledged,
+            self._refused_total,
+            len(self._in_flight),
+            len(self._awaiting),
+            self._resent,
+            self._bad_acks,
         )
 
     def wait_drained(self, timeout: float) -> bool:
@@ -112,9 +165,17 @@ class OutboxPump:
 
     def _step(self) -> None:
         self._drain_acks()
+        self._drain_ledger_acks()
         if self.link.connected:
+            self._resend_expired()
             self._fill_window()
-        if not self._in_flight and not self._acknowledged_pending and self.outbox.is_empty():
+        if (
+            not self._in_flight
+            and not self._awaiting
+            and not self._acknowledged_pending
+            and not self._spans_pending
+            and self.outbox.is_empty()
+        ):
             self._idle.set()
         else:
             self._idle.clear()
@@ -132,7 +193,12 @@ class OutboxPump:
             if seq is None:
                 continue  # a status/health message, not a report
             if ok:
-                done.append(seq)
+                if not self.ledger_acks:
+                    done.append(seq)
+                elif seq in self._settled:
+                    self._settled.discard(seq)
+                else:
+                    self._awaiting[seq] = self._clock()
             else:
                 # Kept in the outbox and counted: never dropped silently.
                 self._refused.add(seq)
@@ -143,8 +209,50 @@ class OutboxPump:
             self._acknowledged += len(done)
             done.clear()
 
+    def _drain_ledger_acks(self) -> None:
+        spans = self._spans_pending
+        while True:
+            try:
+                ack = self._ledger_queue.get_nowait()
+            except queue.Empty:
+                break
+            covered = ack.spans()
+            spans.extend(covered)
+            for first, last in covered:
+                if last - first < len(self._awaiting):
+                    for seq in range(first, last + 1):
+                        self._awaiting.pop(seq, None)
+                else:
+                    for seq in [s for s in self._awaiting if first <= s <= last]:
+                        del self._awaiting[seq]
+            for seq in self._in_flight.values():
+                if ack.covers(seq):
+                    self._settled.add(seq)
+        if spans:
+            # Kept until the delete commits, so a failed delete is retried next step.
+            self._acknowledged += self.outbox.delete_spans(spans)
+            spans.clear()
+
+    def _resend_expired(self) -> None:
+        # The broker took these but no ack came: it may have lost them, so send again.
+        deadline = self._clock() - self.ack_timeout_s
+        room = self.window - len(self._in_flight)
+        expired: list[int] = []
+        for seq, taken in self._awaiting.items():
+            if taken > deadline or len(expired) >= room:
+                break
+            expired.append(seq)
+        for seq in expired:
+            del self._awaiting[seq]
+            entry = self.outbox.get(seq)
+            if entry is not None:  # else acked meanwhile, or dropped by the cap
+                self._send(entry.seq, entry.data)
+                self._resent += 1
+
     def _fill_window(self) -> None:
         room = self.window - len(self._in_flight)
+        if self.ledger_acks:
+            room = min(room, self.max_awaiting - len(self._awaiting) - len(self._in_flight))
         if room <= 0:
             return
         if self._retry_refused:

@@ -42,22 +42,37 @@ class ReportLink:
     ) -> None:
         self.topics = topics
         self._status = status
+        self._forward = on_message
         self.mqtt = MqttLink(
             config,
             topics,
             online_payload=self._status_bytes,
             offline_payload=json.dumps(OFFLINE).encode(),
             on_ack=self._on_ack,
-            on_message=on_message,
+            on_message=self._on_message,
             on_connect=self._on_connect,
         )
-        self.pump = OutboxPump(outbox, self.mqtt, topics.report, window=config.max_in_flight)
+        self.pump = OutboxPump(
+            outbox,
+            self.mqtt,
+            topics.report,
+            window=config.max_in_flight,
+            ledger_acks=config.delete_on == "ledger",
+            ack_timeout_s=config.ack_timeout_s,
+            max_awaiting=config.max_awaiting_ack,
+        )
 
     def _status_bytes(self) -> bytes:
         return json.dumps(self._status(), sort_keys=True).encode()
 
     def _on_ack(self, mid: int, ok: bool) -> None:
         self.pump.on_ack(mid, ok)
+
+    def _on_message(self, topic: str, payload: bytes) -> None:
+        if topic == self.topics.ack:
+            self.pump.on_ledger_ack(payload)
+        else:
+            self._forward(topic, payload)
 
     def _on_connect(self) -> None:
         self.pump.on_connect()

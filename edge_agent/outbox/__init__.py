@@ -1,4 +1,4 @@
-"""Durable outbox of signed reports (SQLite, WAL): committed before publish, deleted on PUBACK."""
+"""Durable outbox of signed reports (SQLite, WAL): stored before publish, deleted once acked."""
 
 from __future__ import annotations
 

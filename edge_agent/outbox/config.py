@@ -10,7 +10,8 @@ from fieldproof.config import ConfigModel
 
 
 class OutboxConfig(ConfigModel):
-    """The outbox keeps every signed report until the broker acknowledges it.
+    """The outbox keeps every signed report until it is acknowledged (by default: until
+    an aggregator's ack says the ledger holds it).
 
     Past ``max_bytes`` or ``max_reports`` the OLDEST reports are dropped (the newest
     data is the most useful after a long outage); each drop is counted and reported

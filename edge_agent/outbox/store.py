@@ -150,7 +150,7 @@ class Outbox:
             _bump(conn, "dropped", 1)
 
     def delete(self, seqs: Iterable[int]) -> int:
-        """Remove acknowledged reports; returns how many rows were present."""
+        """Remove the reports ``seqs``; returns how many rows were present."""
         wanted = sorted(set(seqs))
         if not wanted:
             return 0
@@ -168,6 +168,36 @@ class Outbox:
                         chunk,
                     ).fetchone()
                     conn.execute(f"DELETE FROM reports WHERE seq IN ({marks})", chunk)
+                    removed += int(row[0])
+                    _bump(conn, "bytes", -int(row[1]))
+                    _bump(conn, "count", -int(row[0]))
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise OutboxError(f"outbox {self.config.path}: delete failed: {exc}") from exc
+        return removed
+
+    def delete_spans(self, spans: Iterable[tuple[int, int]]) -> int:
+        """Remove the reports in each inclusive ``(first, last)`` span; returns how many."""
+        wanted = [(first, last) for first, last in spans if first <= last]
+        if not wanted:
+            return 0
+        conn = self.connection()
+        removed = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for first, last in wanted:
+                    row = conn.execute(
+                        "SELECT count(*), coalesce(sum(length(data)), 0) FROM reports "
+                        "WHERE seq BETWEEN ? AND ?",
+                        (first, last),
+                    ).fetchone()
+                    if not row[0]:
+                        continue
+                    conn.execute("DELETE FROM reports WHERE seq BETWEEN ? AND ?", (first, last))
                     removed += int(row[0])
                     _bump(conn, "bytes", -int(row[1]))
                     _bump(conn, "count", -int(row[0]))

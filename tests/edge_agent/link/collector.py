@@ -13,15 +13,22 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from fieldproof.identity import device_id_hex
+from fieldproof.protocol import DeviceTopics, build_acks, encode_ack
 from fieldproof.wire import decode_report
 
 
 class ReportCollector:
-    """Collects ``(device, seq)`` of every report delivered on ``fp/v1/+/report``."""
+    """Collects ``(device, seq)`` of every report delivered on ``fp/v1/+/report``.
 
-    def __init__(self, port: int, topic: str = "fp/v1/+/report") -> None:
+    With ``ack`` (the default) it also stands in for the aggregator's end-to-end acks,
+    so agents delete what it received.
+    """
+
+    def __init__(self, port: int, topic: str = "fp/v1/+/report", *, ack: bool = True) -> None:
         self.port = port
         self.topic = topic
+        self.ack = ack
         self.received: Counter[tuple[bytes, int]] = Counter()
         self.messages: list[tuple[str, bytes, bool]] = []
         self._lock = threading.Lock()
@@ -47,7 +54,19 @@ class ReportCollector:
             self.messages.append((message.topic, bytes(message.payload), message.retain))
             if message.topic.endswith("/report"):
                 signed = decode_report(bytes(message.payload))
-                self.received[(signed.report.device_id, signed.report.seq)] += 1
+                device, seq = signed.report.device_id, signed.report.seq
+                self.received[(device, seq)] += 1
+                if self.ack:
+                    self._ack(client, device, seq)
+
+    def _ack(self, client: mqtt.Client, device: bytes, seq: int) -> None:
+        held = {s for d, s in self.received if d == device}
+        through = 0
+        while through + 1 in held:
+            through += 1
+        topic = DeviceTopics(device_id_hex(device)).ack
+        for ack in build_acks(through, [seq]):
+            client.publish(topic, encode_ack(ack), qos=1)
 
     def start(self) -> ReportCollector:
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

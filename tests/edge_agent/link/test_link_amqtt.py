@@ -42,7 +42,9 @@ def test_v311_mode_publishes_to_amqtt(amqtt_port: int, tmp_path: Path) -> None:
     assert subscribed.wait(10)
 
     config = parse_config(
-        LinkConfig, {"url": f"mqtt://127.0.0.1:{amqtt_port}", "protocol": "3.1.1"}
+        LinkConfig,
+        # No aggregator here to ack from its ledger: the broker's PUBACK deletes.
+        {"url": f"mqtt://127.0.0.1:{amqtt_port}", "protocol": "3.1.1", "delete_on": "broker"},
     )
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
     link = ReportLink(config, outbox, topics)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from edge_agent.link.pump import OutboxPump
 from edge_agent.outbox import Outbox, OutboxConfig, OutboxError
+from fieldproof.protocol import Ack, encode_ack
 
 
 class FakeLink:
@@ -128,3 +129,80 @@ def test_failed_delete_is_retried(tmp_path: Path) -> None:
     assert outbox.fail_deletes == 0
     assert outbox.stats().depth == 0
     assert len(link.sent) == 3  # acknowledged reports are not sent again
+
+
+def _ledger_setup(
+    tmp_path: Path, count: int, clock: Callable[[], float] = time.monotonic
+) -> tuple[FlakyOutbox, FakeLink, OutboxPump]:
+    outbox = FlakyOutbox(OutboxConfig(path=tmp_path / "o.sqlite"))
+    for _ in range(count):
+        outbox.append(lambda seq: seq.to_bytes(4, "big"))
+    link = FakeLink()
+    pump = OutboxPump(
+        outbox,
+        link,  # type: ignore[arg-type]
+        "t",
+        window=10,
+        ledger_acks=True,
+        ack_timeout_s=3600.0,
+        clock=clock,
+    )
+    return outbox, link, pump
+
+
+def _stored(outbox: Outbox) -> list[int]:
+    return [entry.seq for entry in outbox.pending(0, 1000)]
+
+
+def test_puback_keeps_and_ack_deletes_exactly_the_covered(tmp_path: Path) -> None:
+    outbox, link, pump = _ledger_setup(tmp_path, count=8)
+    pump.start()
+    try:
+        _wait(lambda: len(link.sent) == 8)
+        for mid, _ in list(link.sent):
+            pump.on_ack(mid, True)
+        _wait(lambda: pump.stats().awaiting_ack == 8)
+        assert _stored(outbox) == list(range(1, 9))  # the broker's PUBACK deletes nothing
+        # Seqs 1..3 and 5..6 committed; 4, 7 and 8 are not.
+        pump.on_ledger_ack(encode_ack(Ack(3, ((5, 6),))))
+        _wait(lambda: pump.stats().awaiting_ack == 3)
+        assert _stored(outbox) == [4, 7, 8]
+        assert not pump.wait_drained(0.2)
+        pump.on_ledger_ack(b'{"through": "x"}')  # a bad ack is counted and ignored
+        pump.on_ledger_ack(encode_ack(Ack(8)))
+        assert pump.wait_drained(5)
+    finally:
+        pump.stop()
+    assert outbox.stats().depth == 0
+    assert pump.stats().acknowledged == 8
+    assert pump.stats().bad_acks == 1
+    assert len(link.sent) == 8  # nothing was sent twice
+
+
+def test_unacked_is_sent_again_after_the_timeout(tmp_path: Path) -> None:
+    now = [1000.0]
+    outbox, link, pump = _ledger_setup(tmp_path, count=4, clock=lambda: now[0])
+    pump.ack_timeout_s = 5.0
+    pump.start()
+    try:
+        _wait(lambda: len(link.sent) == 4)
+        for mid, _ in list(link.sent):
+            pump.on_ack(mid, True)
+        _wait(lambda: pump.stats().awaiting_ack == 4)
+        pump.on_ledger_ack(encode_ack(Ack(0, ((2, 2),))))
+        _wait(lambda: pump.stats().awaiting_ack == 3)
+        now[0] += 4.0
+        time.sleep(0.4)
+        assert len(link.sent) == 4  # not yet: the timeout has not passed
+        now[0] += 2.0
+        _wait(lambda: len(link.sent) == 7)
+        assert sorted(int.from_bytes(p, "big") for _, p in link.sent[4:]) == [1, 3, 4]
+        # An ack that arrives before the resend's PUBACK still settles it.
+        pump.on_ledger_ack(encode_ack(Ack(4)))
+        for mid, _ in list(link.sent[4:]):
+            pump.on_ack(mid, True)
+        assert pump.wait_drained(5)
+    finally:
+        pump.stop()
+    assert pump.stats().resent == 3
+    assert outbox.stats().depth == 0
