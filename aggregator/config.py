@@ -68,10 +68,11 @@ class MqttConfig(ConfigModel):
         "ingest.batch_size lets the next batch arrive while one is committed.",
     )
     session_expiry_s: int = Field(
-        3600,
+        7 * 86400,
         ge=0,
         description="How long the broker keeps the session (and queues reports) while the "
-        "aggregator is away.",
+        "aggregator is away; devices also keep every report until its ack, so a longer "
+        "outage costs resends, not reports.",
     )
     connect_timeout_s: float = Field(
         30.0, gt=0, description="Start-up fails when the broker is not reached within this."

@@ -7,8 +7,11 @@ Layout of ``OUT``::
         secrets/key-passphrase   its passphrase (becomes a systemd credential)
         secrets/mqtt-password    broker password (plain; the broker only has its hash)
         agent.yaml, device.json, ca.crt, client.crt, client.key
-    broker/                      for the Mosquitto host
-        passwd, acl, ca.crt, server.crt, server.key
+    broker/                      for the Mosquitto host (see deploy/mosquitto/README.md)
+        dynamic-security.json    clients, passwords and per-device roles (0600)
+        passwd, acl              the same logins and grants for a broker without the
+                                 plugin (0640; such a broker cannot refuse subscriptions)
+        ca.crt, server.crt, server.key (0600)
     operator/                    stays with the operator
         ca.key, operator.key (+ passphrase), service passwords, manifest.json
 """
@@ -20,14 +23,17 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from edge_agent.provisioning.acl import AGGREGATOR, OPERATOR, render_acl
+from edge_agent.provisioning.acl import AGGREGATOR, OPERATOR, ServiceUser, render_acl, render_dynsec
 from edge_agent.provisioning.device import DeviceIdentity, init_device, write_private
 from edge_agent.provisioning.errors import ProvisioningError
-from edge_agent.provisioning.passwd import new_password, password_line
+from edge_agent.provisioning.passwd import dynsec_password, new_password, password_line
 from edge_agent.provisioning.template import AgentYamlValues
 from edge_agent.provisioning.tls import CertificateAuthority
 from fieldproof.identity import DeviceKey, save_key
+
+DYNSEC_NAME = "dynamic-security.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +87,13 @@ def provision_fleet(
 
     passwd_lines: list[str] = []
     service_passwords: dict[str, str] = {}
+    dynsec_services: list[tuple[ServiceUser, dict[str, Any]]] = []
+    dynsec_devices: list[tuple[str, dict[str, Any]]] = []
     for user in (AGGREGATOR, OPERATOR):
         password = new_password()
         service_passwords[user.username] = password
         passwd_lines.append(password_line(user.username, password))
+        dynsec_services.append((user, dynsec_password(password)))
 
     bundles: list[DeviceBundle] = []
     for _ in range(count):
@@ -114,10 +123,14 @@ def provision_fleet(
         )
         init_device(directory, passphrase.encode(), values, key)
         passwd_lines.append(password_line(identity.device_id, password))
+        dynsec_devices.append((identity.device_id, dynsec_password(password)))
         bundles.append(DeviceBundle(identity, directory))
 
+    # Never world-readable: the broker's user reads them after `chown` (README there).
+    dynsec = render_dynsec(dynsec_devices, dynsec_services)
+    write_private(broker_dir / DYNSEC_NAME, (json.dumps(dynsec, indent=2) + "\n").encode())
     write_private(broker_dir / "passwd", ("\n".join(passwd_lines) + "\n").encode(), 0o640)
-    (broker_dir / "acl").write_text(render_acl())
+    write_private(broker_dir / "acl", render_acl().encode(), 0o640)
     write_private(
         operator_dir / "service-passwords.json",
         (json.dumps(service_passwords, indent=2) + "\n").encode(),

@@ -30,6 +30,20 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(base64.b64encode(digest).decode(), expected)
 
 
+def dynsec_password(
+    password: str, *, salt: bytes | None = None, iterations: int = ITERATIONS
+) -> dict[str, str | int]:
+    """A client's ``password``/``salt``/``iterations`` as the dynamic security plugin
+    stores them: the same PBKDF2-SHA512 hash, the salt and hash base64 on their own."""
+    salt = secrets.token_bytes(SALT_BYTES) if salt is None else salt
+    digest = hashlib.pbkdf2_hmac("sha512", password.encode(), salt, iterations, HASH_BYTES)
+    return {
+        "password": base64.b64encode(digest).decode(),
+        "salt": base64.b64encode(salt).decode(),
+        "iterations": iterations,
+    }
+
+
 def password_line(username: str, password: str) -> str:
     """One line of a Mosquitto ``password_file``."""
     if ":" in username or "\n" in username:

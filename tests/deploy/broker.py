@@ -47,6 +47,8 @@ def production_broker(tmp_path: Path, files: Path) -> ProductionBroker:
     directory = tmp_path / f"prod-mosquitto-{free_port()}"
     directory.mkdir()
     tls_port, plain_port = free_port(), free_port()
+    if (files / "acl").exists():
+        (files / "acl").chmod(0o640)
     shutil.copy(SHIPPED_ACL, files / "acl")
     text = (REPO / "deploy" / "mosquitto" / "mosquitto.conf").read_text()
     text = (

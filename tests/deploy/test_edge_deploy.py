@@ -146,5 +146,10 @@ def test_production_broker_config() -> None:
     assert lines["persistence"] == "true"
     assert lines["allow_anonymous"] == "false"
     assert lines["require_certificate"] == "true"
-    assert "acl_file" in lines
-    assert "password_file" in lines
+    assert lines["plugin"].endswith("mosquitto_dynamic_security.so")
+    assert lines["plugin_opt_config_file"].endswith("/dynamic-security.json")
+    # acl_file never refuses a subscription; with the plugin it would let one through.
+    assert "acl_file" not in lines
+    assert "password_file" not in lines
+    assert lines["use_username_as_clientid"] == "true"
+    assert int(lines["autosave_interval"]) <= 5

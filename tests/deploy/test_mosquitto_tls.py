@@ -45,6 +45,8 @@ def test_tls_link_with_client_certificate(tmp_path: Path) -> None:
                 "key_file": str(directory / "client.key"),
             },
             "reconnect_initial_s": 0.05,
+            # The collector is a bare reader that sends no ledger acks.
+            "delete_on": "broker",
         },
     )
     collector = ReportCollector(broker.plain_port)
