@@ -6,6 +6,9 @@ from __future__ import annotations
 class FieldproofError(Exception):
     """Base of all errors raised by the shared core."""
 
+    #: The command line's exit status for this error (1 unless a kind says otherwise).
+    exit_code: int = 1
+
 
 class FieldproofValueError(FieldproofError, ValueError):
     """A value handed to the core was not acceptable."""

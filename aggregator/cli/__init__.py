@@ -16,6 +16,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "aggregator.cli.run",
     "aggregator.cli.anchor",
     "aggregator.cli.api",
+    "aggregator.cli.dead_letters",
 )
 
 # The extra that installs what these commands run.

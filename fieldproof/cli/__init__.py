@@ -79,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except FieldproofError as exc:
-        return fail(str(exc))
+        fail(str(exc))
+        return exc.exit_code
     except KeyboardInterrupt:
         return 130
 

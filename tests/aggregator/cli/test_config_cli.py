@@ -15,6 +15,7 @@ from aggregator.config import load_aggregator_config
 from fieldproof.cli import main
 from tests.aggregator.reports import new_device
 from tests.aggregator.runtime import REPO, config_dict, write_config
+from tests.services.ports import free_port
 
 ANCHORING = {"rpc": "http://127.0.0.1:8545", "deployment": "deployment.json"}
 ANCHORING |= {"key": "env:FP_KEY", "epoch_seconds": 60}
@@ -120,3 +121,27 @@ def test_a_bad_value_stops_start_up_naming_the_key(tmp_path: Path) -> None:
     assert started.returncode == 1
     assert "api -> max_limit" in started.stderr
     assert "(value: 0)" in started.stderr
+
+
+@pytest.mark.parametrize(
+    ("ledger", "named"),
+    [
+        ("sqlite:///{blocker}/ledger.db", "ledger sqlite:///"),
+        ("postgresql://fp:hunter2@127.0.0.1:{port}/fp", "ledger postgresql://fp:***@127.0.0.1"),
+    ],
+)
+def test_a_store_that_will_not_open_is_one_line_and_exit_three(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], ledger: str, named: str
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    data = config_dict(tmp_path, 1883, [new_device()])
+    data["roles"] = ["projection"]
+    data["ledger"] = {"url": ledger.format(blocker=blocker, port=free_port())}
+    path = write_config(tmp_path / "a.yaml", data)
+    assert main(["aggregator", "run", "--config", str(path)]) == 3
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert named in err
+    assert "cannot open" in err
+    assert "hunter2" not in err

@@ -1,0 +1,111 @@
+"""``fieldproof aggregator dead-letters``: what ingest refused, with its reasons."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aggregator.ledger.models import DeadLetter
+    from aggregator.ledger.sql import SqlLedger
+
+PAGE = 1000
+FIELDS = ("id", "received_at", "topic", "reason", "detail", "device", "seq", "size", "raw")
+
+
+def register_aggregator(aggregator: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    letters = aggregator.add_parser(
+        "dead-letters",
+        help="List or export the messages ingest refused, with their reasons.",
+        description="Read the ledger's dead letters (refused reports, malformed status or "
+        "health messages): a count per reason, then each letter; --format json or csv "
+        "exports them whole (raw bytes in base64), --reason keeps one reason.",
+    )
+    letters.add_argument("--config", type=Path, required=True, help="aggregator.yaml")
+    letters.add_argument("--reason", help="only this reason (e.g. bad_signature)")
+    letters.add_argument("--after", type=int, default=0, help="only letters with a larger id")
+    letters.add_argument("--limit", type=int, default=100, help="at most this many (0: all)")
+    letters.add_argument(
+        "--format", choices=("table", "json", "csv"), default="table", help="output format"
+    )
+    letters.add_argument("--output", "-o", type=Path, help="file to write (default: stdout)")
+    letters.set_defaults(handler=_dead_letters)
+
+
+def _letters(ledger: SqlLedger, after: int, reason: str | None, limit: int) -> Iterator[DeadLetter]:
+    count = 0
+    while True:
+        page = ledger.dead_letters(after_id=after, limit=PAGE)
+        for letter in page:
+            if reason is None or letter.reason == reason:
+                yield letter
+                count += 1
+                if limit and count >= limit:
+                    return
+        if len(page) < PAGE:
+            return
+        after = page[-1].row_id or after
+
+
+def _row(letter: DeadLetter) -> dict[str, Any]:
+    return {
+        "id": letter.row_id,
+        "received_at": letter.received_at,
+        "topic": letter.topic,
+        "reason": letter.reason,
+        "detail": letter.detail,
+        "device": None if letter.device_id is None else "0x" + letter.device_id.hex(),
+        "seq": letter.seq,
+        "size": letter.size,
+        "raw": base64.b64encode(letter.raw).decode(),
+    }
+
+
+def _write(out: IO[str], fmt: str, ledger: SqlLedger, args: argparse.Namespace) -> None:
+    letters = _letters(ledger, args.after, args.reason, args.limit)
+    if fmt == "json":
+        json.dump([_row(letter) for letter in letters], out, indent=1)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer.writeheader()
+        writer.writerows(_row(letter) for letter in letters)
+    else:
+        counts = ledger.dead_letter_counts()
+        total = sum(counts.values())
+        out.write(
+            f"{total} dead letters"
+            + (": " if counts else "")
+            + ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
+            + "\n"
+        )
+        for letter in letters:
+            device = "-" if letter.device_id is None else "0x" + letter.device_id.hex()[:12] + "…"
+            seq = "-" if letter.seq is None else str(letter.seq)
+            out.write(
+                f"{letter.row_id:>8}  {letter.reason:<16} {device:<17} seq {seq:<8} "
+                f"{letter.detail}\n"
+            )
+
+
+def _dead_letters(args: argparse.Namespace) -> int:
+    from aggregator.cli.run import load
+    from aggregator.ledger import open_ledger
+
+    config = load(args.config)
+    ledger = open_ledger(config.ledger.url, migrate=False)
+    try:
+        if args.output is None:
+            _write(sys.stdout, args.format, ledger, args)
+        else:
+            with args.output.open("w", encoding="utf-8", newline="") as out:
+                _write(out, args.format, ledger, args)
+    finally:
+        ledger.close()
+    return 0
