@@ -61,6 +61,8 @@ class Runtime:
                     flag_after_s=config.health.sensor_fault_after_s,
                     time_scale={s.name: s.data_seconds_per_second() for s in config.sensors},
                 ),
+                stats=self.stats,
+                stale_intervals=config.health.sensor_stale_intervals,
             )
         self.agent.remote.on_cameras(self._replace_cameras)
 

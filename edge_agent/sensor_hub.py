@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from edge_agent.health.stats import StatsRegistry
 from edge_agent.reporting import Submit
 from edge_agent.sensors.registry import SensorConfig
 
 if TYPE_CHECKING:
     from edge_agent.quality_windows import QualityWindows
     from edge_agent.sensors import Reading, SensorInterval
+
+log = logging.getLogger(__name__)
 
 
 class SensorHub:
@@ -31,10 +35,20 @@ class SensorHub:
         submit: Submit,
         interval_s: float,
         quality: QualityWindows | None = None,
+        *,
+        stats: StatsRegistry | None = None,
+        stale_intervals: int = 3,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         from edge_agent.sensors import SensorAggregator
 
-        now = time.time()
+        now = clock()
+        self._clock = clock
+        self._stats = stats
+        # A sensor is stale once it has sent nothing for this long (since start, at first).
+        self._stale_after_s = stale_intervals * interval_s
+        self._last_sample = {s.name: now for s in sensors}
+        self._stale: tuple[str, ...] = ()
         self._submit_report = submit
         self._quality = quality
         self._lock = threading.Lock()
@@ -64,6 +78,8 @@ class SensorHub:
 
     def _on_readings(self, name: str, readings: Sequence[Reading]) -> None:
         stats = next(p.driver.stats for p in self._pollers if p.driver.name == name)
+        if readings:
+            self.note_sample(name)
         with self._lock:
             closed = self._aggregator.add(readings, (name, stats))
         self._submit(closed)
@@ -73,6 +89,26 @@ class SensorHub:
             with self._lock:
                 closed = self._aggregator.advance(time.time())
             self._submit(closed)
+            self.check_stale()
+
+    def note_sample(self, name: str) -> None:
+        """Sensor ``name`` delivered a sample now."""
+        self._last_sample[name] = self._clock()
+
+    def check_stale(self) -> tuple[str, ...]:
+        """The sensors silent for too long; logs each change and tells health."""
+        now = self._clock()
+        stale = tuple(
+            sorted(n for n, at in self._last_sample.items() if now - at > self._stale_after_s)
+        )
+        for name in sorted(set(stale) - set(self._stale)):
+            log.warning("sensor %s: no sample for %.0f s", name, now - self._last_sample[name])
+        for name in sorted(set(self._stale) - set(stale)):
+            log.info("sensor %s: samples again", name)
+        self._stale = stale
+        if self._stats is not None:
+            self._stats.report_stale_sensors(stale)
+        return stale
 
     def _submit(self, intervals: Sequence[SensorInterval]) -> None:
         for interval in intervals:

@@ -23,6 +23,12 @@ class HealthConfig(ConfigModel):
         default=Path("/"), description="Root for /sys and /proc readers (tests use a fake tree)."
     )
     disk_path: Path = Field(default=Path("."), description="Filesystem whose use is reported.")
+    sensor_stale_intervals: int = Field(
+        default=3,
+        ge=1,
+        description="A sensor that yields no sample for this many report intervals is "
+        "flagged stale in health and /metrics (fieldproof_sensor_stale) and logged.",
+    )
     sensor_fault_after_s: float = Field(
         default=6 * 3600.0,
         ge=0.0,

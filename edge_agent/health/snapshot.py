@@ -47,6 +47,7 @@ class HealthSnapshot:
     models: tuple[str, ...] = ()
     config_version: int = 0
     sensor_faults: tuple[SensorFault, ...] = ()
+    stale_sensors: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -122,6 +123,7 @@ class HealthCollector:
             models=self._models(),
             config_version=self._config_version(),
             sensor_faults=self.stats.sensor_faults(),
+            stale_sensors=self.stats.stale_sensors(),
         )
 
 
@@ -245,6 +247,12 @@ def snapshot_metrics(snapshot: HealthSnapshot) -> Iterator[Metric]:
             "sensor_fault",
             "1 while a sensor's quality windows have stayed faulty (fault: the model's guess).",
             [({"sensor": f.sensor, "fault": f.fault or "unknown"}, 1.0) for f in faults],
+        ),
+        (
+            "gauge",
+            "sensor_stale",
+            "1 while a sensor has sent no sample for health.sensor_stale_intervals intervals.",
+            [({"sensor": name}, 1.0) for name in snapshot.stale_sensors],
         ),
         (
             "gauge",

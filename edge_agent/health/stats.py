@@ -48,6 +48,7 @@ class StatsRegistry:
         self._cameras: dict[str, CameraHealth] = {}
         self._inference: deque[float] = deque(maxlen=window)
         self._sensor_faults: tuple[SensorFault, ...] = ()
+        self._stale_sensors: tuple[str, ...] = ()
         self._clock = clock
 
     def report_camera(self, name: str, *, fps: float, dropped_frames: int, connected: bool) -> None:
@@ -66,6 +67,15 @@ class StatsRegistry:
     def sensor_faults(self) -> tuple[SensorFault, ...]:
         with self._lock:
             return self._sensor_faults
+
+    def report_stale_sensors(self, names: tuple[str, ...]) -> None:
+        """The sensors that have sent no sample for too long (replaces the previous set)."""
+        with self._lock:
+            self._stale_sensors = names
+
+    def stale_sensors(self) -> tuple[str, ...]:
+        with self._lock:
+            return self._stale_sensors
 
     def cameras(self) -> tuple[CameraHealth, ...]:
         with self._lock:

@@ -3,13 +3,21 @@
 Rows are replayed in file order with their original spacing divided by ``speed``
 (``speed: 3600`` plays an hour per second). Values that are empty or not numbers
 are counted as bad and left out; the rest of the row is still delivered.
+
+Recorded files have holes and splices: where the time between two rows runs backwards
+or jumps ahead by more than ``max_gap_intervals`` nominal intervals (the median spacing
+of the file), the row is replayed one nominal interval after the previous one and a
+warning names the row, so a year-long hole does not silence the sensor for a year.
 """
 
 from __future__ import annotations
 
 import csv
 import importlib
+import itertools
+import logging
 import math
+import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
@@ -23,6 +31,8 @@ from edge_agent.sensors.types import DriverStats, Reading, SensorConfigBase
 from fieldproof.metrics import metric_for
 
 KEY = "replay"
+
+log = logging.getLogger(__name__)
 
 
 class ReplayConfig(SensorConfigBase):
@@ -45,6 +55,12 @@ class ReplayConfig(SensorConfigBase):
         default=True, description="Stamp readings with replay time instead of the file's."
     )
     loop: bool = Field(default=False, description="Start over at the end of the file.")
+    max_gap_intervals: float = Field(
+        default=10.0,
+        gt=1.0,
+        description="A jump ahead by more than this many nominal intervals (the file's "
+        "median row spacing), or any step back in time, is replayed as one nominal interval.",
+    )
 
     def data_seconds_per_second(self) -> float:
         return self.speed
@@ -128,22 +144,42 @@ class ReplayDriver:
     def from_config(cls, config: ReplayConfig) -> ReplayDriver:
         return cls(config)
 
+    def nominal_interval(self) -> float:
+        """The file's median spacing between consecutive rows (1 s if it cannot tell)."""
+        times: list[float] = []
+        for row in self._rows[:1000]:
+            try:
+                times.append(parse_time(row[self.config.time_column]))
+            except (AgentValueError, KeyError):
+                continue
+        steps = [b - a for a, b in itertools.pairwise(times) if b > a]
+        return statistics.median(steps) if steps else 1.0
+
     def _replay(self) -> Iterator[list[Reading]]:
         cfg = self.config
         wall_start = self._clock()
-        offset = 0.0  # file seconds added per completed loop, so time keeps increasing
-        first: float | None = None
+        nominal = self.nominal_interval()
+        position = 0.0  # replayed file seconds since the first row, never decreasing
+        previous: float | None = None
         while True:
-            last = None
-            for row in self._rows:
+            for index, row in enumerate(self._rows):
                 try:
                     file_time = parse_time(row[cfg.time_column])
                 except AgentValueError:
                     self.stats.bad_frames += 1
                     continue
-                if first is None:
-                    first = file_time
-                replay_s = (file_time - first + offset) / cfg.speed
+                if previous is not None:
+                    step = file_time - previous
+                    if not 0.0 < step <= cfg.max_gap_intervals * nominal:
+                        log.warning(
+                            "sensor %s: row %d of %s steps %+.0f s in time (nominal %.0f s); "
+                            "replayed one nominal interval later",
+                            self.name, index, cfg.path, step, nominal,
+                        )  # fmt: skip
+                        step = nominal
+                    position += step
+                previous = file_time
+                replay_s = position / cfg.speed
                 if cfg.realtime:
                     wait = wall_start + replay_s - self._clock()
                     if wait > 0.0:
@@ -157,11 +193,12 @@ class ReplayDriver:
                         continue
                     readings.append(Reading(f"{self.name}/{column}", unit, value, stamp))
                 self.stats.samples += 1
-                last = file_time
                 yield readings
-            if not cfg.loop or last is None or first is None:
+            if not cfg.loop or previous is None:
                 return
-            offset += last - first + 1.0
+            # The next loop starts one nominal interval after this one's last row.
+            previous = None
+            position += nominal
 
     def read(self) -> Sequence[Reading] | None:
         return next(self._iter, None)

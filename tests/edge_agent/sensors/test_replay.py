@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from datetime import datetime
 from pathlib import Path
 
@@ -94,3 +95,26 @@ def test_end_of_file_and_errors(tmp_path: Path) -> None:
         ReplayDriver(config(path, time_column="ts"))
     with pytest.raises(AgentError, match="cannot read"):
         ReplayDriver(config(tmp_path / "missing.csv"))
+
+
+def test_time_jumps_and_reversals_replay_at_the_nominal_interval(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "spliced.csv"
+    # Hourly rows; a year-long hole after row 2; a step back in time after row 4.
+    times = [0, 3600, 7200, 7200 + 365 * 86400, 7200 + 365 * 86400 + 3600, 3600 * 5, 3600 * 6]
+    path.write_text("time,temp\n" + "".join(f"{t},{i}.0\n" for i, t in enumerate(times)))
+    t = FakeTime()
+    driver = ReplayDriver(config(path, speed=3600.0), clock=t.clock, sleep=t.sleep)
+    assert driver.nominal_interval() == 3600.0
+    with caplog.at_level("WARNING"):
+        rows = [driver.read() for _ in range(len(times))]
+    # The sensor keeps producing a sample every replayed second: no year of silence.
+    assert all(row for row in rows)
+    stamps = [row[0].time for row in rows if row]
+    assert [b - a for a, b in itertools.pairwise(stamps)] == [1.0] * (len(times) - 1)
+    assert max(t.sleeps) <= 1.0
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 2
+    assert "row 3" in warnings[0]
+    assert "row 5" in warnings[1]
