@@ -14,13 +14,15 @@ Layout of ``OUT``::
         ca.crt, server.crt, server.key (0600)
     operator/                    stays with the operator
         ca.key, operator.key (+ passphrase), service passwords, manifest.json
+    aggregator/
+        allowlist.yaml           the devices' public keys, for ``registry: allowlist``
 """
 
 from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,26 @@ class FleetResult:
     operator_dir: Path
     manifest: Path
     operator_public_key: str
+
+
+ALLOWLIST_NAME = "allowlist.yaml"
+
+
+def render_allowlist(identities: Iterable[DeviceIdentity]) -> str:
+    """The aggregator's allowlist (``registry: allowlist``) of these devices, all active.
+
+    Public keys only: the file may be shared with every aggregator process."""
+    lines = [
+        "# Devices this aggregator accepts; written by `fieldproof fleet provision`.",
+        "devices:",
+    ]
+    for identity in identities:
+        lines += [
+            f'  - key: "{identity.did}"',
+            "    active: true",
+            f'    name: "{identity.device_id}"',
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def provision_fleet(
@@ -135,6 +157,9 @@ def provision_fleet(
         operator_dir / "service-passwords.json",
         (json.dumps(service_passwords, indent=2) + "\n").encode(),
     )
+    aggregator_dir = out / "aggregator"
+    aggregator_dir.mkdir()
+    (aggregator_dir / ALLOWLIST_NAME).write_text(render_allowlist(b.identity for b in bundles))
     manifest = operator_dir / "manifest.json"
     manifest.write_text(
         json.dumps(

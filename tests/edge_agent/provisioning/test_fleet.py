@@ -53,3 +53,17 @@ def test_fleet_bundles(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         assert stat.S_IMODE((directory / "client.key").stat().st_mode) == 0o600
     with pytest.raises(ProvisioningError, match="not empty"):
         provision_fleet(1, tmp_path / "fleet")
+
+
+def test_fleet_writes_the_aggregators_allowlist(tmp_path: Path) -> None:
+    from aggregator.registry.allowlist import read_allowlist
+
+    result = provision_fleet(2, tmp_path / "fleet")
+    entries = read_allowlist(tmp_path / "fleet" / "aggregator" / "allowlist.yaml")
+    assert {"0x" + device.hex() for device in entries} == {
+        bundle.identity.device_id for bundle in result.devices
+    }
+    assert all(entry.active for entry in entries.values())
+    assert {"0x" + entry.public_key.hex() for entry in entries.values()} == {
+        bundle.identity.public_key for bundle in result.devices
+    }
