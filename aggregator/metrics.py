@@ -1,8 +1,9 @@
 """Prometheus metrics of the ingest path, through ``prometheus_client`` on ``/metrics``.
 
-Counters: received, accepted, rejected by reason, duplicates, gaps, batches; gauges:
-queue depth, projection lag; a histogram of batch commit latency. Each
-:class:`IngestMetrics` has its own registry, so several aggregators can share a process.
+Counters: received, accepted, rejected by reason, duplicates, gaps, batches, series
+points refused for good; gauges: queue depth, projection lag; a histogram of batch
+commit latency. Each :class:`IngestMetrics` has its own registry, so several
+aggregators can share a process.
 """
 
 from __future__ import annotations
@@ -32,6 +33,11 @@ _COUNTERS = (
     ("health_updates", "fieldproof_ingest_health_updates", "Health messages."),
     ("projected", "fieldproof_series_projected", "Rows projected."),
     ("series_errors", "fieldproof_series_errors", "Failed series writes."),
+    (
+        "series_dead_points",
+        "fieldproof_series_dead_points",
+        "Points the series store refused for good, kept in the ledger's series_dead_points.",
+    ),
 )
 GAUGE_HELP = {
     "fieldproof_ingest_queue_depth": "Messages received and waiting for the writer.",
@@ -58,6 +64,7 @@ class IngestMetrics:
         self.health_updates = 0
         self.series_errors = 0
         self.projected = 0
+        self.series_dead_points = 0
         self.rejected: dict[str, int] = {}
         self.gauges: dict[str, Callable[[], float]] = {}
         self.lag_s = 0.0
@@ -98,6 +105,7 @@ class IngestMetrics:
                 "rejected": sum(self.rejected.values()),
                 "projected": self.projected,
                 "series_errors": self.series_errors,
+                "series_dead_points": self.series_dead_points,
             }
         return out
 

@@ -149,7 +149,9 @@ class Aggregator:
             if "anchoring" in self.roles:
                 self._start_anchoring()
             if self.series is not None:
-                projector = Projector(self.reader, self.series, batch=cfg.series.batch_reports)
+                projector = Projector(
+                    self.reader, self.series, batch=cfg.series.batch_reports, metrics=self.metrics
+                )
                 self.projection = ProjectionWorker(
                     projector, self.metrics, cfg.series.interval_s, cfg.series.retry_max_s
                 )

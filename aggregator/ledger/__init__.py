@@ -4,6 +4,7 @@ from aggregator.ledger.factory import open_ledger
 from aggregator.ledger.models import (
     Batch,
     DeadLetter,
+    DeadPoint,
     DeviceStatus,
     EpochRecord,
     EpochStatus,
@@ -19,6 +20,7 @@ from aggregator.ledger.sql import SqlLedger
 __all__ = [
     "Batch",
     "DeadLetter",
+    "DeadPoint",
     "DeviceStatus",
     "EpochRecord",
     "EpochStatus",

@@ -91,6 +91,25 @@ MIGRATIONS: tuple[tuple[int, tuple[str, ...]], ...] = (
             )""",
         ),
     ),
+    (
+        3,
+        (
+            # Points the series store refused for good (an InfluxDB 4xx: a field type
+            # conflict, a line it cannot parse), kept so the projection can move on
+            # without losing them. ``report_id`` is the ledger row they came from.
+            """CREATE TABLE series_dead_points (
+                id {id},
+                report_id BIGINT NOT NULL,
+                device {blob} NOT NULL,
+                seq BIGINT NOT NULL,
+                measurement TEXT NOT NULL,
+                line TEXT NOT NULL,
+                reason TEXT NOT NULL,
+                at {real} NOT NULL
+            )""",
+            "CREATE INDEX series_dead_points_report ON series_dead_points (report_id)",
+        ),
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1][0]

@@ -49,6 +49,20 @@ class DeadLetter:
 
 
 @dataclass(frozen=True, slots=True)
+class DeadPoint:
+    """A series point the series store refused for good, with the store's reason."""
+
+    report_id: int
+    device_id: bytes
+    seq: int
+    measurement: str
+    line: str
+    reason: str
+    at: float
+    row_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Gap:
     """Sequence numbers ``after_seq + 1 .. seq - 1`` of a device had not arrived."""
 

@@ -19,6 +19,7 @@ from aggregator.ledger.migrations import MIGRATIONS
 from aggregator.ledger.models import (
     Batch,
     DeadLetter,
+    DeadPoint,
     DeviceStatus,
     EpochRecord,
     EpochStatus,
@@ -267,6 +268,39 @@ class SqlLedger:
             )
             return bool(cursor.rowcount == 1)
 
+    def set_cursor_with_dead_points(
+        self, name: str, expected: int, position: int, dead: Sequence[DeadPoint]
+    ) -> bool:
+        """Move cursor ``name`` from ``expected`` to ``position`` and record ``dead`` in
+        the same transaction; False (and nothing recorded) if the cursor had moved."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._q(
+                    "INSERT INTO cursors (name, position) VALUES (?, 0) "
+                    "ON CONFLICT (name) DO NOTHING"
+                ),
+                (name,),
+            )
+            cursor.execute(
+                self._q("UPDATE cursors SET position = ? WHERE name = ? AND position = ?"),
+                (position, name, expected),
+            )
+            if cursor.rowcount != 1:
+                return False
+            if dead:
+                cursor.executemany(
+                    self._q(
+                        "INSERT INTO series_dead_points "
+                        "(report_id, device, seq, measurement, line, reason, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)"
+                    ),
+                    [
+                        (d.report_id, d.device_id, d.seq, d.measurement, d.line, d.reason, d.at)
+                        for d in dead
+                    ],
+                )
+            return True
+
     def purge_health(self, before: float, chunk: int) -> int:
         """Delete up to ``chunk`` health rows older than ``before``; return how many."""
         with self._transaction() as cursor:
@@ -388,6 +422,31 @@ class SqlLedger:
             )
             for row in rows
         ]
+
+    def dead_points(self, *, after_id: int = 0, limit: int = 1000) -> list[DeadPoint]:
+        """Series points the store refused, in the order they were recorded."""
+        rows = self._fetch(
+            "SELECT id, report_id, device, seq, measurement, line, reason, at "
+            "FROM series_dead_points WHERE id > ? ORDER BY id LIMIT ?",
+            (after_id, limit),
+        )
+        return [
+            DeadPoint(
+                row_id=int(row[0]),
+                report_id=int(row[1]),
+                device_id=bytes(row[2]),
+                seq=int(row[3]),
+                measurement=str(row[4]),
+                line=str(row[5]),
+                reason=str(row[6]),
+                at=float(row[7]),
+            )
+            for row in rows
+        ]
+
+    def count_dead_points(self) -> int:
+        rows = self._fetch("SELECT COUNT(*) FROM series_dead_points")
+        return int(rows[0][0])
 
     def dead_letter_counts(self) -> dict[str, int]:
         rows = self._fetch("SELECT reason, COUNT(*) FROM dead_letters GROUP BY reason")

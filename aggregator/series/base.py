@@ -27,6 +27,11 @@ class SeriesUnavailableError(AggregatorError):
     """The series store cannot take writes right now; retry later (nothing was lost)."""
 
 
+class SeriesRejectedError(AggregatorError):
+    """The series store refused the points for good (sending them again cannot help):
+    the projection sets them aside in the ledger and moves on."""
+
+
 class SeriesStore(Protocol):
     """A time-series backend (SQLite or InfluxDB)."""
 
@@ -34,7 +39,8 @@ class SeriesStore(Protocol):
 
     def write(self, points: Sequence[Point]) -> None:
         """Store ``points``; writing the same point twice keeps one. May raise
-        :class:`SeriesUnavailableError`."""
+        :class:`SeriesUnavailableError` (retry later) or :class:`SeriesRejectedError`
+        (some of the points can never be stored; the others may have been)."""
 
     def series(
         self,

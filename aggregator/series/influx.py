@@ -17,7 +17,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from aggregator.errors import AggregatorError, AggregatorValueError
-from aggregator.series.base import FLEET, Aggregate, SeriesUnavailableError, checked_bucket
+from aggregator.series.base import (
+    FLEET,
+    Aggregate,
+    SeriesRejectedError,
+    SeriesUnavailableError,
+    checked_bucket,
+)
 from aggregator.series.points import TRAFFIC_MEASUREMENT, Point, SeriesPoint, series_key
 
 _LINES_PER_REQUEST = 5000
@@ -86,6 +92,14 @@ class InfluxSeries:
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:300].decode("utf-8", "replace")
             if exc.code >= 500 or exc.code == 429:
+                raise SeriesUnavailableError(f"InfluxDB {path}: HTTP {exc.code}: {detail}") from exc
+            if path == "/write":
+                # 400 (a line it cannot parse, a field type conflict), 413, 422 (outside
+                # the retention policy): the points are at fault and sending them again
+                # cannot help. 401/403/404 (credentials, missing database) are the
+                # server's setup, not the points': retry until it is put right.
+                if exc.code in (400, 413, 422):
+                    raise SeriesRejectedError(f"HTTP {exc.code}: {detail}") from exc
                 raise SeriesUnavailableError(f"InfluxDB {path}: HTTP {exc.code}: {detail}") from exc
             raise AggregatorError(f"InfluxDB {path}: HTTP {exc.code}: {detail}") from exc
         except (urllib.error.URLError, OSError) as exc:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from aggregator.ledger.sqlite import sqlite_path
-from aggregator.series.base import FLEET, Aggregate, checked_bucket
+from aggregator.series.base import FLEET, Aggregate, SeriesRejectedError, checked_bucket
 from aggregator.series.points import Point, SeriesPoint, series_key, tags_text
 
 _SQL_AGG = {"mean": "AVG", "min": "MIN", "max": "MAX", "sum": "SUM", "count": "COUNT"}
@@ -43,6 +43,9 @@ class SqliteSeries:
             try:
                 # Same point again overwrites, as in InfluxDB.
                 self._conn.executemany("INSERT OR REPLACE INTO points VALUES (?,?,?,?,?)", rows)
+            except sqlite3.IntegrityError as exc:  # a NaN value binds as NULL
+                self._conn.execute("ROLLBACK")
+                raise SeriesRejectedError(f"SQLite: {exc}") from exc
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise

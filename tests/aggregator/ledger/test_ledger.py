@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ from aggregator.errors import AggregatorValueError
 from aggregator.ledger import (
     Batch,
     DeadLetter,
+    DeadPoint,
     Gap,
     HealthUpdate,
     IncomingReport,
@@ -133,6 +135,38 @@ class LedgerSuite:
         assert ledger.set_cursor("series", 0, 10)
         assert not ledger.set_cursor("series", 0, 20)
         assert ledger.get_cursor("series") == 10
+
+    def test_dead_points_are_recorded_with_the_cursor_move(self, ledger: SqlLedger) -> None:
+        point = DeadPoint(7, DEV_A, 3, "temp", "temp,device=0xaa value=1.0 1000", "HTTP 400", 5.0)
+        assert ledger.set_cursor_with_dead_points("series", 0, 10, [point])
+        # The cursor had moved: nothing is recorded twice.
+        assert not ledger.set_cursor_with_dead_points("series", 0, 10, [point])
+        assert ledger.set_cursor_with_dead_points("series", 10, 12, [])
+        assert ledger.get_cursor("series") == 12
+        (stored,) = ledger.dead_points()
+        assert stored.row_id is not None
+        assert stored == dataclasses.replace(point, row_id=stored.row_id)
+        assert ledger.dead_points(after_id=stored.row_id) == []
+        assert ledger.count_dead_points() == 1
+
+    def test_a_version_two_ledger_gains_the_dead_point_table(
+        self, url: str, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from aggregator.ledger import migrations, sql
+
+        monkeypatch.setattr(sql, "MIGRATIONS", migrations.MIGRATIONS[:2])
+        old = open_ledger(url)
+        assert old.schema_version() == 2
+        old.write_batch(Batch(reports=[incoming(DEV_A, 1)]))
+        old.close()
+        monkeypatch.setattr(sql, "MIGRATIONS", migrations.MIGRATIONS)
+        ledger = open_ledger(url)
+        try:
+            assert ledger.schema_version() == LATEST_VERSION == 3
+            assert ledger.count_reports() == 1
+            assert ledger.count_dead_points() == 0
+        finally:
+            ledger.close()
 
     def test_health_purge_in_chunks(self, ledger: SqlLedger) -> None:
         ledger.write_batch(Batch(healths=[HealthUpdate(DEV_A, "{}", float(t)) for t in range(25)]))
