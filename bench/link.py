@@ -167,6 +167,7 @@ def replay(broker: Broker, template: Path, key: DeviceKey, payloads: list[bytes]
         LinkConfig(url=f"mqtt://127.0.0.1:{broker.port}", max_in_flight=WINDOW),
         outbox,
         topics,
+        signer=key,
     )
     started = time.perf_counter()
     link.start()

@@ -83,6 +83,7 @@ class Agent:
             config.link,
             self.outbox,
             self.topics,
+            signer=signer,
             status=self.status_document,
             on_message=self._on_message,
         )

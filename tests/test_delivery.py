@@ -30,7 +30,8 @@ def _link(tmp_path: Path, broker: MosquittoBroker, device: Device) -> tuple[Repo
          "ack_timeout_s": 1.0},
     )  # fmt: skip
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
-    return ReportLink(config, outbox, DeviceTopics.for_device_id(device.device_id)), outbox
+    topics = DeviceTopics.for_device_id(device.device_id)
+    return ReportLink(config, outbox, topics, signer=device.key), outbox
 
 
 def _produce(link: ReportLink, outbox: Outbox, device: Device, count: int) -> None:

@@ -4,6 +4,9 @@ Steps, in order (each refusal names its :class:`Reason`): size cap → COSE/CBOR
 device known and active → signature → topic names the device → sequence (duplicates
 are acknowledged and counted, gaps recorded) → timestamp sanity → schema and physical
 ranges → accept. No I/O here except the key source lookup; the caller stores the verdict.
+
+Status and health documents go through :meth:`Verifier.open_document`: signed envelope →
+kid names the topic's device → device known and active → signature.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ from aggregator.registry.device_keys import KeySource
 from fieldproof.identity import PublicKeyVerifier
 from fieldproof.metrics import metric_for
 from fieldproof.protocol import DeviceTopic
-from fieldproof.wire import MAX_REPORT_SIZE, Record, WireError, decode_report
+from fieldproof.wire import (
+    MAX_DOCUMENT_SIZE,
+    MAX_REPORT_SIZE,
+    Record,
+    WireError,
+    decode_report,
+    open_document,
+)
 
 COUNT_UNIT = "count"
 
@@ -220,6 +230,30 @@ class Verifier:
                 return Rejected(problem.reason, problem.detail[:300], device_id, seq)
         candidate = Accepted(device_id, seq, report.start, report.end, digest)
         return self._record(candidate) if sequence else candidate
+
+    def open_document(self, device_id: bytes, payload: bytes) -> bytes | Rejected:
+        """The JSON inside a status or health message from ``device_id`` (the topic's
+        device) once its signature verifies under the device's registered key; otherwise
+        why not. Unsigned documents, and any from an unknown device, are refused."""
+        try:
+            document = open_document(payload, max_size=MAX_DOCUMENT_SIZE)
+        except WireError as exc:
+            if exc.reason == "too_large":
+                return Rejected(Reason.TOO_LARGE, str(exc)[:300], device_id)
+            return Rejected(Reason.UNSIGNED, f"not a signed document: {exc}"[:300], device_id)
+        if document.device_id != device_id:
+            return Rejected(Reason.DEVICE_MISMATCH, "kid is not the topic's device", device_id)
+        try:
+            entry = self.keys.lookup(device_id)
+        except LookupError as exc:
+            return Rejected(Reason.REGISTRY_UNAVAILABLE, str(exc)[:300], device_id)
+        if entry is None:
+            return Rejected(Reason.UNKNOWN_DEVICE, "device is not registered", device_id)
+        if not entry.active:
+            return Rejected(Reason.INACTIVE_DEVICE, "device is deactivated", device_id)
+        if not document.verify(self._verifier(device_id, entry.public_key)):
+            return Rejected(Reason.BAD_SIGNATURE, "signature does not verify", device_id)
+        return document.payload
 
     def _repeated(self, device_id: bytes, seq: int, digest: bytes) -> Verdict | None:
         known = self.tracker.seen(device_id, seq)

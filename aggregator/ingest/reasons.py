@@ -10,6 +10,7 @@ class Reason(StrEnum):
 
     TOO_LARGE = "too_large"
     MALFORMED = "malformed"
+    UNSIGNED = "unsigned"
     DEVICE_MISMATCH = "device_mismatch"
     UNKNOWN_DEVICE = "unknown_device"
     INACTIVE_DEVICE = "inactive_device"

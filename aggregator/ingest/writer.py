@@ -42,6 +42,7 @@ from fieldproof.protocol.payloads import PayloadError
 
 log = logging.getLogger(__name__)
 
+# A heartbeat is a few hundred bytes of JSON; this leaves room for the envelope too.
 MAX_HEALTH_BYTES = 8192
 
 AckFn = Callable[[Sequence[Message]], None]
@@ -174,26 +175,34 @@ class BatchBuilder:
                 self._dead(message, Rejected(Reason.WRONG_TOPIC, f"bad {kind} topic"))
             )
             return
-        if kind == "status":
-            try:
-                state = protocol.parse_status(message.payload).state
-            except PayloadError as exc:
-                batch.dead_letters.append(self._dead(message, Rejected(Reason.MALFORMED, str(exc))))
-                return
-            batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
-            self.metrics.count("status_updates")
-            return
-        if len(message.payload) > MAX_HEALTH_BYTES:
+        if kind == "health" and len(message.payload) > MAX_HEALTH_BYTES:
             batch.dead_letters.append(
                 self._dead(message, Rejected(Reason.TOO_LARGE, "health payload too large"))
             )
             return
         try:
-            protocol.parse_health(message.payload)
-        except PayloadError as exc:
-            batch.dead_letters.append(self._dead(message, Rejected(Reason.MALFORMED, str(exc))))
+            document = self.verifier.open_document(device_id, message.payload)
+        except Exception as exc:
+            # One bad message must never stop the stream; keep it for a post-mortem.
+            log.exception("pipeline failed on a message from %s", message.topic)
+            document = Rejected(Reason.MALFORMED, f"internal error: {type(exc).__name__}: {exc}")
+        if isinstance(document, Rejected):
+            batch.dead_letters.append(self._dead(message, document))
             return
-        text = message.payload.decode("utf-8")
+        try:
+            if kind == "status":
+                state = protocol.parse_status(document).state
+            else:
+                protocol.parse_health(document)
+        except PayloadError as exc:
+            rejected = Rejected(Reason.MALFORMED, str(exc), device_id)
+            batch.dead_letters.append(self._dead(message, rejected))
+            return
+        if kind == "status":
+            batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
+            self.metrics.count("status_updates")
+            return
+        text = document.decode("utf-8")
         batch.healths.append(HealthUpdate(device_id, text, message.received_at))
         self.metrics.count("health_updates")
 

@@ -10,7 +10,9 @@ from edge_agent.link.client import LinkState, MessageCallback, MqttLink
 from edge_agent.link.config import LinkConfig
 from edge_agent.link.pump import OutboxPump, PumpStats
 from edge_agent.outbox import Outbox
+from fieldproof.identity import Signer
 from fieldproof.protocol import DeviceTopics
+from fieldproof.wire import sign_document
 
 OFFLINE = {"state": "offline"}
 
@@ -28,7 +30,8 @@ class ReportLink:
 
     ``status`` returns the retained status document (``{"state": "online", …}``); it is
     published on every connect and by :meth:`publish_status`. The last will is
-    ``{"state": "offline"}``, retained.
+    ``{"state": "offline"}``, retained. Status, health and the will travel as signed
+    documents (COSE_Sign1 by ``signer``, the device key, around the JSON).
     """
 
     def __init__(
@@ -37,17 +40,20 @@ class ReportLink:
         outbox: Outbox,
         topics: DeviceTopics,
         *,
+        signer: Signer,
         status: Callable[[], dict[str, Any]] = _online,
         on_message: MessageCallback = _ignore,
     ) -> None:
         self.topics = topics
+        self._signer = signer
         self._status = status
         self._forward = on_message
         self.mqtt = MqttLink(
             config,
             topics,
             online_payload=self._status_bytes,
-            offline_payload=json.dumps(OFFLINE).encode(),
+            # The will is fixed at connect time, so it is signed once, here.
+            offline_payload=self._signed(OFFLINE),
             on_ack=self._on_ack,
             on_message=self._on_message,
             on_connect=self._on_connect,
@@ -62,8 +68,11 @@ class ReportLink:
             max_awaiting=config.max_awaiting_ack,
         )
 
+    def _signed(self, document: dict[str, Any]) -> bytes:
+        return sign_document(json.dumps(document, sort_keys=True).encode(), self._signer)
+
     def _status_bytes(self) -> bytes:
-        return json.dumps(self._status(), sort_keys=True).encode()
+        return self._signed(self._status())
 
     def _on_ack(self, mid: int, ok: bool) -> None:
         self.pump.on_ack(mid, ok)
@@ -86,7 +95,7 @@ class ReportLink:
         self.pump.stop()
         if self.mqtt.connected:
             # A clean DISCONNECT suppresses the will, so say "offline" ourselves.
-            self.mqtt.publish(self.topics.status, json.dumps(OFFLINE).encode(), qos=1, retain=True)
+            self.mqtt.publish(self.topics.status, self._signed(OFFLINE), qos=1, retain=True)
         self.mqtt.stop()
 
     def notify(self) -> None:
@@ -99,7 +108,7 @@ class ReportLink:
 
     def publish_health(self, document: dict[str, Any]) -> None:
         """One heartbeat (QoS 0: a stale heartbeat is worth nothing later)."""
-        self.mqtt.publish(self.topics.health, json.dumps(document, sort_keys=True).encode(), qos=0)
+        self.mqtt.publish(self.topics.health, self._signed(document), qos=0)
 
     @property
     def running(self) -> bool:

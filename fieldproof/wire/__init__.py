@@ -1,5 +1,13 @@
-"""The wire contract: signed SenML reports (COSE_Sign1, ES256, deterministic CBOR)."""
+"""The wire contract: signed SenML reports (COSE_Sign1, ES256, deterministic CBOR) and
+signed device documents (status and health JSON in the same envelope)."""
 
+from fieldproof.wire.document import (
+    MAX_DOCUMENT_SIZE,
+    SignedDocument,
+    open_document,
+    sign_document,
+    verify_document,
+)
 from fieldproof.wire.errors import (
     DeviceMismatchError,
     MalformedError,
@@ -20,6 +28,7 @@ from fieldproof.wire.report_types import MAX_REPORT_SIZE, SCHEMA_VERSION, ModelR
 from fieldproof.wire.senml import Record, records_from_senml_json, records_to_senml_json
 
 __all__ = [
+    "MAX_DOCUMENT_SIZE",
     "MAX_REPORT_SIZE",
     "SCHEMA_VERSION",
     "DeviceMismatchError",
@@ -29,14 +38,18 @@ __all__ = [
     "Report",
     "ReportTooLargeError",
     "SignatureError",
+    "SignedDocument",
     "SignedReport",
     "WireError",
     "decode_payload",
     "decode_report",
     "encode_payload",
+    "open_document",
     "open_report",
     "records_from_senml_json",
     "records_to_senml_json",
+    "sign_document",
     "sign_report",
+    "verify_document",
     "verify_report",
 ]

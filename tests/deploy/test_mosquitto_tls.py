@@ -53,7 +53,7 @@ def test_tls_link_with_client_certificate(tmp_path: Path) -> None:
     collector.client.username_pw_set("aggregator", service["aggregator"])
     collector.start()
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
-    link = ReportLink(config, outbox, DeviceTopics.for_device_id(key.device_id))
+    link = ReportLink(config, outbox, DeviceTopics.for_device_id(key.device_id), signer=key)
     try:
         link.start()
         assert link.mqtt.wait_connected(10), link.state()

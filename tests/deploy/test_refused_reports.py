@@ -32,7 +32,10 @@ def test_refused_reports_are_kept_and_counted(tmp_path: Path) -> None:
     key = DeviceKey.generate()
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
     link = ReportLink(
-        config, outbox, DeviceTopics.for_device_id(parse_device_id(b.identity.device_id))
+        config,
+        outbox,
+        DeviceTopics.for_device_id(parse_device_id(b.identity.device_id)),
+        signer=key,
     )
     link.start()
     try:

@@ -17,6 +17,7 @@ from edge_agent.remote.signing import open_config
 from fieldproof.chain.pop import ProofOfPossession, pop_message
 from fieldproof.cli import main
 from fieldproof.identity import PublicKeyVerifier, device_id_hex, load_key, verify_signature
+from fieldproof.wire import verify_document
 from tests.edge_agent.link.collector import ReportCollector
 from tests.services.mosquitto import MosquittoBroker
 
@@ -188,7 +189,12 @@ def test_agent_run_process(device_dir: Path, mosquitto: MosquittoBroker) -> None
         if process.poll() is None:
             process.kill()
         collector.stop()
-    states = [json.loads(p)["state"] for t, p, _ in collector.messages if t.endswith("/status")]
+    public_key = load_key(device_dir / "device.key", b"correct horse").public_key
+    states = [
+        json.loads(verify_document(p, public_key))["state"]
+        for t, p, _ in collector.messages
+        if t.endswith("/status")
+    ]
     assert states[0] == "online"
     assert states[-1] == "offline"
     assert (device_dir / "outbox.sqlite").exists()

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from fieldproof.identity import DeviceKey, device_id_hex
+from fieldproof.wire import verify_document
 from tests.edge_agent.link.collector import ReportCollector
 from tests.services.mosquitto import MosquittoBroker, start_broker
 
@@ -118,12 +119,20 @@ def test_sigkill_restart_continues_and_replays(tmp_path: Path, broker: Mosquitto
     assert {dev for dev, _ in collector.received} == {DeviceKey.from_secret(SECRET).device_id}
     status = [m for m in collector.messages if m[0] == f"fp/v1/{device}/status"]
     # The clean stop at the end leaves "offline" retained.
-    assert json.loads(status[-1][1])["state"] == "offline"
+    assert _state(status[-1][1]) == "offline"
+
+
+def _state(payload: bytes) -> str:
+    """The state of a status message, which must carry the device's signature."""
+    state: str = json.loads(verify_document(payload, DeviceKey.from_secret(SECRET).public_key))[
+        "state"
+    ]
+    return state
 
 
 def _states(collector: ReportCollector, device: str) -> list[str]:
     return [
-        json.loads(payload)["state"]
+        _state(payload)
         for topic, payload, _ in list(collector.messages)
         if topic == f"fp/v1/{device}/status"
     ]
@@ -154,6 +163,6 @@ def test_last_will_marks_a_killed_agent_offline(tmp_path: Path, broker: Mosquitt
             time.sleep(0.02)
         _topic, payload, retained = late.messages[0]
         assert retained
-        assert json.loads(payload)["state"] == "offline"
+        assert _state(payload) == "offline"
     finally:
         late.stop()

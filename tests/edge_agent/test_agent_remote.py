@@ -19,7 +19,7 @@ from edge_agent.config import AgentConfig
 from edge_agent.remote.signing import sign_config
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey
-from fieldproof.wire import Record
+from fieldproof.wire import Record, verify_document
 from tests.edge_agent.link.collector import ReportCollector
 from tests.services.mosquitto import MosquittoBroker, start_broker
 from tests.services.ports import free_port
@@ -74,6 +74,7 @@ def test_agent_rejects_bad_config_and_bad_model(tmp_path: Path, broker: Mosquitt
 
     agent = Agent(config, key, warm_up=warm_up)
     device = agent.device
+    public_key = agent.signer.public_key
     collector = ReportCollector(broker.port, "fp/v1/+/#").start()
     operator = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="operator", protocol=mqtt.MQTTv5)
     operator.connect("127.0.0.1", broker.port)
@@ -90,7 +91,7 @@ def test_agent_rejects_bad_config_and_bad_model(tmp_path: Path, broker: Mosquitt
     def status() -> dict[str, Any]:
         for topic, payload, _ in reversed(list(collector.messages)):
             if topic == f"fp/v1/{device}/status":
-                result: dict[str, Any] = json.loads(payload)
+                result: dict[str, Any] = json.loads(verify_document(payload, public_key))
                 return result
         return {}
 
@@ -108,7 +109,11 @@ def test_agent_rejects_bad_config_and_bad_model(tmp_path: Path, broker: Mosquitt
 
         # Heartbeats arrive on the health topic with outbox and link figures.
         def connected_beats() -> list[dict[str, Any]]:
-            beats = [json.loads(p) for t, p, _ in list(collector.messages) if t.endswith("/health")]
+            beats = [
+                json.loads(verify_document(p, public_key))
+                for t, p, _ in list(collector.messages)
+                if t.endswith("/health")
+            ]
             return [b for b in beats if b["link_connected"]]
 
         beat = _wait(connected_beats)[-1]

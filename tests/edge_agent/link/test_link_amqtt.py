@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from edge_agent.link.session import ReportLink
 from edge_agent.outbox import Outbox, OutboxConfig
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey
-from fieldproof.wire import Record, Report, decode_report, sign_report
+from fieldproof.wire import Record, Report, decode_report, sign_report, verify_document
 
 
 def test_v311_mode_publishes_to_amqtt(amqtt_port: int, tmp_path: Path) -> None:
@@ -47,7 +48,7 @@ def test_v311_mode_publishes_to_amqtt(amqtt_port: int, tmp_path: Path) -> None:
         {"url": f"mqtt://127.0.0.1:{amqtt_port}", "protocol": "3.1.1", "delete_on": "broker"},
     )
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
-    link = ReportLink(config, outbox, topics)
+    link = ReportLink(config, outbox, topics, signer=key)
     link.start()
     try:
         assert link.mqtt.wait_connected(10), link.state()
@@ -64,4 +65,4 @@ def test_v311_mode_publishes_to_amqtt(amqtt_port: int, tmp_path: Path) -> None:
         link.stop()
         subscriber.loop_stop()
     assert seqs == set(range(1, total + 1))
-    assert b'"online"' in statuses[0]
+    assert json.loads(verify_document(statuses[0], key.public_key))["state"] == "online"

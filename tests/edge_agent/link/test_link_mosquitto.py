@@ -57,7 +57,7 @@ def _link(
             "ack_timeout_s": 2.0,
         },
     )
-    return outbox, ReportLink(config, outbox, DeviceTopics.for_device_id(key.device_id))
+    return outbox, ReportLink(config, outbox, DeviceTopics.for_device_id(key.device_id), signer=key)
 
 
 @pytest.mark.parametrize("protocol", ["5", "3.1.1"])

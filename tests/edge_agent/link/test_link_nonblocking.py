@@ -37,7 +37,7 @@ def test_silent_broker_does_not_block_submits(tmp_path: Path) -> None:
     topics = DeviceTopics.for_device_id(key.device_id)
     outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
     config = parse_config(LinkConfig, {"url": f"mqtt://127.0.0.1:{port}", "keepalive_s": 5})
-    link = ReportLink(config, outbox, topics)
+    link = ReportLink(config, outbox, topics, signer=key)
     link.start()
     try:
         deadline = time.monotonic() + 5
