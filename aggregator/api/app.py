@@ -6,15 +6,21 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from aggregator.api.auth import researcher
 from aggregator.api.config import ApiConfig
 from aggregator.api.context import ApiContext
-from aggregator.api.errors import NotFoundError, ParameterError, UnavailableError
+from aggregator.api.errors import (
+    NotFoundError,
+    ParameterError,
+    UnavailableError,
+    error_responses,
+)
 from aggregator.api.routes import admin, devices, proofs, series
 from aggregator.api.sources import ApiSources
 from aggregator.errors import AggregatorError, AggregatorValueError
@@ -146,7 +152,8 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
 
     context.metrics.gauges = lambda: _gauges(context)
 
-    @app.get("/metrics", include_in_schema=False)
+    # /metrics and /v1/info take keys and rate limits like every data endpoint.
+    @app.get("/metrics", include_in_schema=False, dependencies=[Depends(researcher)])
     def metrics() -> Response:
         return Response(context.metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
@@ -154,7 +161,13 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.get("/v1/info", tags=["info"], summary="What this API serves")
+    @app.get(
+        "/v1/info",
+        tags=["info"],
+        summary="What this API serves",
+        dependencies=[Depends(researcher)],
+        responses=error_responses(),
+    )
     def info() -> dict[str, object]:
         return {
             "version": __version__,

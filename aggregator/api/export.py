@@ -6,10 +6,12 @@ import csv
 import io
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
+from typing import Literal
 
 from aggregator.series.points import SeriesPoint
 
-EXPORT_FORMATS = ("csv", "parquet")
+ExportFormat = Literal["csv", "parquet"]
+EXPORT_FORMATS: tuple[ExportFormat, ...] = ("csv", "parquet")
 COLUMNS = ("metric", "device", "time", "unix_time", "value")
 
 

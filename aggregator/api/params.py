@@ -2,48 +2,63 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime
 
 from aggregator.api.errors import ParameterError
 from aggregator.series.base import AGGREGATES, Aggregate
 
-_DURATION = re.compile(r"^(\d+)(s|m|h|d)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"([0-9]+)(s|m|h|d)?")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}
+
+# Patterns the OpenAPI document states; the parsers below accept what they match.
+DEVICE_PATTERN = r"^(0[xX])?[0-9a-fA-F]{64}$"
+ADDRESS_PATTERN = r"^(0[xX])?[0-9a-fA-F]{40}$"
+DURATION_PATTERN = r"^[0-9]+(s|m|h|d)?$"
+# Sequence numbers, epochs and cursors are stored as signed 64-bit integers.
+MAX_INT = 2**63 - 1
+# Longest bucket or duration: a century, far past any range a query may span.
+MAX_DURATION_S = 100 * 366 * 86400
+# Times from year 1 to 9999, as Unix seconds.
+MAX_TIME_S = 253_402_300_800
 
 
 def parse_time(value: str, parameter: str) -> float:
     """Unix seconds (``1700000000``, ``1700000000.5``) or ISO 8601 (UTC when no zone)."""
     text = value.strip()
     try:
-        return float(text)
+        seconds = float(text)
     except ValueError:
-        pass
-    try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ParameterError(
-            parameter, f"expected Unix seconds or an ISO 8601 time, got {value!r}"
-        ) from exc
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.timestamp()
+        try:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            if parsed.tzinfo is None:
+                parsed = parsed.replace(tzinfo=UTC)
+            seconds = parsed.timestamp()
+        except (ValueError, OverflowError) as exc:
+            raise ParameterError(
+                parameter, f"expected Unix seconds or an ISO 8601 time, got {value!r}"
+            ) from exc
+    if not math.isfinite(seconds) or abs(seconds) > MAX_TIME_S:
+        raise ParameterError(parameter, f"expected a finite time within ±{MAX_TIME_S}s")
+    return seconds
 
 
 def parse_duration(value: str, parameter: str) -> int:
     """``90s``, ``15m``, ``1h``, ``1d`` or plain seconds; must be positive."""
-    text = value.strip()
-    if text.isdigit():
-        seconds = int(text)
-    else:
-        match = _DURATION.match(text)
-        if match is None:
-            raise ParameterError(
-                parameter, f"expected a duration such as 60s, 15m, 1h or 1d, got {value!r}"
-            )
-        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    match = _DURATION.fullmatch(value.strip())
+    if match is None:
+        raise ParameterError(
+            parameter, f"expected a duration such as 60s, 15m, 1h or 1d, got {value!r}"
+        )
+    digits = match.group(1).lstrip("0")
+    if len(digits) > len(str(MAX_DURATION_S)):
+        raise ParameterError(parameter, f"must be at most {MAX_DURATION_S}s")
+    seconds = int(digits or "0") * _UNITS[match.group(2)]
     if seconds <= 0:
         raise ParameterError(parameter, "must be positive")
+    if seconds > MAX_DURATION_S:
+        raise ParameterError(parameter, f"must be at most {MAX_DURATION_S}s")
     return seconds
 
 

@@ -9,16 +9,25 @@ from fastapi import APIRouter, Depends, Query
 
 from aggregator.api.auth import admin
 from aggregator.api.context import Ctx
+from aggregator.api.errors import error_responses
+from aggregator.api.params import MAX_INT
 from fieldproof.identity import device_id_hex
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"], dependencies=[Depends(admin)])
+router = APIRouter(
+    prefix="/v1/admin",
+    tags=["admin"],
+    dependencies=[Depends(admin)],
+    responses=error_responses(403),
+)
 
 
-@router.get("/dead-letters", summary="Refused messages, oldest first")
+@router.get(
+    "/dead-letters", summary="Refused messages, oldest first", responses=error_responses(400)
+)
 def dead_letters(
     *,
-    after: int = Query(0, description="Cursor: the last row id already seen."),
-    limit: int | None = Query(None, description="Page size."),
+    after: int = Query(0, ge=0, le=MAX_INT, description="Cursor: the last row id already seen."),
+    limit: int | None = Query(None, ge=1, description="Page size."),
     context: Ctx,
 ) -> dict[str, Any]:
     size, _ = context.page(limit, 0)

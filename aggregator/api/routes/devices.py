@@ -4,28 +4,45 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import in_box, record_json
-from aggregator.api.errors import NotFoundError
-from aggregator.api.params import parse_bbox, parse_device
+from aggregator.api.errors import NotFoundError, error_responses
+from aggregator.api.params import DEVICE_PATTERN, MAX_INT, parse_bbox, parse_device
 from fieldproof.identity import device_id_hex
 
-router = APIRouter(prefix="/v1", tags=["devices"], dependencies=[Depends(researcher)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["devices"],
+    dependencies=[Depends(researcher)],
+    responses=error_responses(),
+)
+
+DevicePath = Annotated[
+    str, Path(pattern=DEVICE_PATTERN, description="Device id: 32 bytes as (0x-)hex.")
+]
+Limit = Annotated[
+    int | None, Query(ge=1, description="Page size (at most the configured maximum).")
+]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT, description="Items to skip.")]
 
 
 def _owner(context: ApiContext, device_id: bytes) -> str | None:
     return context.owner_of(device_id)
 
 
-@router.get("/devices", summary="Devices with location, status and health")
+@router.get(
+    "/devices",
+    summary="Devices with location, status and health",
+    responses=error_responses(400),
+)
 def list_devices(
     *,
     bbox: str | None = Query(None, description="min_lon,min_lat,max_lon,max_lat"),
-    limit: int | None = Query(None, description="Page size (at most the configured maximum)."),
-    offset: int = Query(0, description="Items to skip."),
+    limit: Limit = None,
+    offset: Offset = 0,
     context: Ctx,
 ) -> dict[str, Any]:
     size, skip = context.page(limit, offset)
@@ -44,8 +61,12 @@ def list_devices(
     return page
 
 
-@router.get("/devices/{device}", summary="One device and its latest readings")
-def get_device(*, device: str, context: Ctx) -> dict[str, Any]:
+@router.get(
+    "/devices/{device}",
+    summary="One device and its latest readings",
+    responses=error_responses(400, 404),
+)
+def get_device(*, device: DevicePath, context: Ctx) -> dict[str, Any]:
     device_id = parse_device(device)
     summary = context.directory.summary(device_id)
     if summary is None:
@@ -57,14 +78,19 @@ def get_device(*, device: str, context: Ctx) -> dict[str, Any]:
     return summary
 
 
-@router.get("/devices/{device}/reports", summary="A device's reports, newest first")
+@router.get(
+    "/devices/{device}/reports",
+    summary="A device's reports, newest first",
+    responses=error_responses(400),
+)
 def device_reports(
     *,
-    device: str,
+    device: DevicePath,
     before_seq: Annotated[
-        int | None, Query(description="Cursor: only reports with a lower seq.")
+        int | None,
+        Query(ge=0, le=MAX_INT, description="Cursor: only reports with a lower seq."),
     ] = None,
-    limit: Annotated[int | None, Query(description="Page size.")] = None,
+    limit: Limit = None,
     context: Ctx,
 ) -> dict[str, Any]:
     device_id = parse_device(device)

@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from eth_utils.address import is_address, to_checksum_address
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import record_json
 from aggregator.api.epochs import epoch_json
-from aggregator.api.errors import NotFoundError, ParameterError
-from aggregator.api.params import parse_device
+from aggregator.api.errors import NotFoundError, ParameterError, error_responses
+from aggregator.api.params import ADDRESS_PATTERN, MAX_INT, parse_device
+from aggregator.api.routes.devices import DevicePath, Limit, Offset
 from aggregator.ledger.models import StoredReport
 from fieldproof.errors import FieldproofError
 from fieldproof.identity import device_id_hex
 from fieldproof.verify import ReportProof, Step, all_ok, verify
 from fieldproof.wire import MAX_REPORT_SIZE, decode_report
 
-router = APIRouter(prefix="/v1", tags=["proofs"], dependencies=[Depends(researcher)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["proofs"],
+    dependencies=[Depends(researcher)],
+    responses=error_responses(),
+)
+
+SeqPath = Annotated[int, Path(ge=0, le=MAX_INT, description="The report's sequence number.")]
 
 
 def _stored(context: ApiContext, device: str, seq: int) -> StoredReport:
@@ -34,8 +42,12 @@ def _stored(context: ApiContext, device: str, seq: int) -> StoredReport:
     return stored
 
 
-@router.get("/reports/{device}/{seq}", summary="A stored report: raw COSE and decoded")
-def get_report(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
+@router.get(
+    "/reports/{device}/{seq}",
+    summary="A stored report: raw COSE and decoded",
+    responses=error_responses(400, 404),
+)
+def get_report(*, device: DevicePath, seq: SeqPath, context: Ctx) -> dict[str, Any]:
     stored = _stored(context, device, seq)
     signed = decode_report(stored.raw)
     report = signed.report
@@ -63,8 +75,12 @@ def get_report(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
     }
 
 
-@router.get("/proofs/{device}/{seq}", summary="A report's Merkle proof and its anchor")
-def get_proof(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
+@router.get(
+    "/proofs/{device}/{seq}",
+    summary="A report's Merkle proof and its anchor",
+    responses=error_responses(400, 404, 503),
+)
+def get_proof(*, device: DevicePath, seq: SeqPath, context: Ctx) -> dict[str, Any]:
     stored = _stored(context, device, seq)
     record, proof = context.epochs.proof(stored.device_id, stored.seq, stored.received_at)
     return {
@@ -83,14 +99,22 @@ def _steps(steps: list[Step], epoch: int | None) -> dict[str, Any]:
     }
 
 
-@router.get("/verify/{device}/{seq}", summary="Run fieldproof verify on a stored report")
-def verify_stored(*, device: str, seq: int, context: Ctx) -> dict[str, Any]:
+@router.get(
+    "/verify/{device}/{seq}",
+    summary="Run fieldproof verify on a stored report",
+    responses=error_responses(400, 404, 503),
+)
+def verify_stored(*, device: DevicePath, seq: SeqPath, context: Ctx) -> dict[str, Any]:
     stored = _stored(context, device, seq)
     _, proof = context.epochs.proof(stored.device_id, stored.seq, stored.received_at)
     return _steps(verify(stored.raw, proof, context.chain), proof.epoch)
 
 
-@router.post("/verify", summary="Verify a report and proof you hold (e.g. a modified copy)")
+@router.post(
+    "/verify",
+    summary="Verify a report and proof you hold (e.g. a modified copy)",
+    responses=error_responses(400, 503),
+)
 def verify_given(
     *,
     report: Annotated[str, Body(description="The report's COSE bytes, base64.")],
@@ -112,16 +136,18 @@ def verify_given(
     return _steps(verify(raw, parsed, context.chain), parsed.epoch)
 
 
-@router.get("/epochs", summary="Closed epochs: root, count, anchor transaction, bundle CID")
+@router.get(
+    "/epochs",
+    summary="Closed epochs: root, count, anchor transaction, bundle CID",
+    responses=error_responses(400, 503),
+)
 def list_epochs(
     *,
-    order: str = Query("desc", description="asc or desc (by epoch)."),
-    limit: int | None = Query(None, description="Page size."),
-    offset: int = Query(0, description="Epochs to skip."),
+    order: Literal["asc", "desc"] = Query("desc", description="asc or desc (by epoch)."),
+    limit: Limit = None,
+    offset: Offset = 0,
     context: Ctx,
 ) -> dict[str, Any]:
-    if order not in ("asc", "desc"):
-        raise ParameterError("order", f"expected asc or desc, got {order!r}")
     size, skip = context.page(limit, offset)
     records = context.epochs.epochs()
     if order == "desc":
@@ -129,19 +155,27 @@ def list_epochs(
     return paged([epoch_json(r) for r in records], size, skip)
 
 
-@router.get("/epochs/{epoch}", summary="One closed epoch")
-def get_epoch(*, epoch: int, context: Ctx) -> dict[str, Any]:
-    if epoch < 0:
-        raise ParameterError("epoch", "must not be negative")
+@router.get("/epochs/{epoch}", summary="One closed epoch", responses=error_responses(404, 503))
+def get_epoch(
+    *,
+    epoch: Annotated[int, Path(ge=0, le=MAX_INT, description="The epoch's number.")],
+    context: Ctx,
+) -> dict[str, Any]:
     return epoch_json(context.epochs.epoch(epoch))
 
 
-@router.get("/rewards/{owner}", summary="An owner's rewards per epoch, claimed, and claim proof")
+@router.get(
+    "/rewards/{owner}",
+    summary="An owner's rewards per epoch, claimed, and claim proof",
+    responses=error_responses(400, 503),
+)
 def rewards(
     *,
-    owner: str,
-    limit: int | None = Query(None, description="Page size (of the per-epoch lines)."),
-    offset: int = Query(0, description="Lines to skip."),
+    owner: Annotated[
+        str, Path(pattern=ADDRESS_PATTERN, description="The owner's address (0x-hex).")
+    ],
+    limit: Limit = None,
+    offset: Offset = 0,
     context: Ctx,
 ) -> dict[str, Any]:
     if not is_address(owner):

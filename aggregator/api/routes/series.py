@@ -6,7 +6,7 @@ import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response, StreamingResponse
@@ -14,20 +14,28 @@ from fastapi.responses import Response, StreamingResponse
 from aggregator.api.auth import researcher
 from aggregator.api.context import ApiContext, Ctx, paged
 from aggregator.api.devices import traffic_names
-from aggregator.api.errors import ParameterError
-from aggregator.api.export import EXPORT_FORMATS, csv_chunks, parquet_chunks
+from aggregator.api.errors import ParameterError, error_responses
+from aggregator.api.export import ExportFormat, csv_chunks, parquet_chunks
 from aggregator.api.params import (
+    DURATION_PATTERN,
     parse_agg,
     parse_bbox,
     parse_devices,
     parse_duration,
     parse_range,
 )
+from aggregator.api.routes.devices import Limit, Offset
 from aggregator.series.base import Aggregate
 from aggregator.series.points import SeriesPoint, series_key
 from fieldproof.identity import device_id_hex
 
-router = APIRouter(prefix="/v1", tags=["series"], dependencies=[Depends(researcher)])
+router = APIRouter(
+    prefix="/v1",
+    tags=["series"],
+    dependencies=[Depends(researcher)],
+    # Series answers come from a store that may refuse (502) or be missing (503).
+    responses=error_responses(400, 502, 503),
+)
 
 MAX_NAME = 200
 
@@ -104,7 +112,11 @@ _DEVICE = Query([], description="Device id (0x-hex); repeat or comma-separate fo
 _BBOX = Query(None, description="min_lon,min_lat,max_lon,max_lat")
 _START = Query(..., description="Unix seconds or ISO 8601 (inclusive).")
 _END = Query(..., description="Unix seconds or ISO 8601 (exclusive).")
-_EVERY = Query(None, description="Bucket length (60s, 15m, 1h, 1d); aggregates per bucket.")
+_EVERY = Query(
+    None,
+    pattern=DURATION_PATTERN,
+    description="Bucket length (60s, 15m, 1h, 1d; plain seconds); aggregates per bucket.",
+)
 _AGG = Query(None, description="mean, min, max, sum or count (with every; default mean).")
 _GROUP = Query(
     "device",
@@ -115,22 +127,25 @@ _GROUP = Query(
 
 def series_query(
     *,
-    metric: str = Query(..., description="Record name, e.g. temp or bme280/temp."),
+    metric: str = Query(
+        ...,
+        min_length=1,
+        max_length=MAX_NAME,
+        description="Record name, e.g. temp or bme280/temp.",
+    ),
     device: list[str] = _DEVICE,
     bbox: str | None = _BBOX,
     start: str = _START,
     end: str = _END,
     every: str | None = _EVERY,
-    agg: str | None = _AGG,
-    group: str = _GROUP,
+    agg: Aggregate | None = _AGG,
+    group: Literal["device", "fleet"] = _GROUP,
     context: Ctx,
 ) -> SeriesQuery:
     """The query parameters ``/v1/series`` and ``/v1/export`` share, checked."""
     name = check_metric(metric)
     t0, t1 = parse_range(start, end, context.config.max_range_days)
     bucket = None if every is None else parse_duration(every, "every")
-    if group not in ("device", "fleet"):
-        raise ParameterError("group", f"expected device or fleet, got {group!r}")
     if group == "fleet" and bucket is None:
         raise ParameterError("group", "fleet aggregates need 'every' (the bucket length)")
     return SeriesQuery(
@@ -172,8 +187,8 @@ def json_response(body: dict[str, Any]) -> Response:
 def series(
     *,
     query: Series,
-    limit: int | None = Query(None, description="Page size."),
-    offset: int = Query(0, description="Points to skip."),
+    limit: Limit = None,
+    offset: Offset = 0,
     context: Ctx,
 ) -> Response:
     size, skip = context.page(limit, offset)
@@ -195,19 +210,21 @@ def traffic(
     *,
     line: str | None = Query(None, description="Counting line name."),
     cls: str | None = Query(None, alias="class", description="Object class (car, person…)."),
-    direction: str | None = Query(None, description="in or out."),
+    direction: Literal["in", "out"] | None = Query(None, description="in or out."),
     device: list[str] = _DEVICE,
     bbox: str | None = _BBOX,
     start: str = _START,
     end: str = _END,
-    every: str = Query("1h", description="Bucket length (counts are summed per bucket)."),
-    limit: int | None = Query(None, description="Page size."),
-    offset: int = Query(0, description="Rows to skip."),
+    every: str = Query(
+        "1h",
+        pattern=DURATION_PATTERN,
+        description="Bucket length (counts are summed per bucket).",
+    ),
+    limit: Limit = None,
+    offset: Offset = 0,
     context: Ctx,
 ) -> Response:
     size, skip = context.page(limit, offset)
-    if direction is not None and direction not in ("in", "out"):
-        raise ParameterError("direction", f"expected in or out, got {direction!r}")
     for parameter, value in (("line", line), ("class", cls)):
         if value is not None and (not value or "/" in value):
             raise ParameterError(parameter, "must be a non-empty name without '/'")
@@ -239,17 +256,28 @@ def traffic(
     )
 
 
-@router.get("/export", summary="Streamed CSV or Parquet of a series query")
+@router.get(
+    "/export",
+    summary="Streamed CSV or Parquet of a series query",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "description": "The points, as the file asked for.",
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {
+                    "schema": {"type": "string", "format": "binary"}
+                },
+            },
+        }
+    },
+)
 def export(
     *,
     query: Series,
-    format: str = Query("csv", description="csv or parquet."),
+    format: Annotated[ExportFormat, Query(description="csv or parquet.")] = "csv",
     context: Ctx,
 ) -> StreamingResponse:
-    if format not in EXPORT_FORMATS:
-        raise ParameterError(
-            "format", f"expected one of {', '.join(EXPORT_FORMATS)}, got {format!r}"
-        )
 
     def pages() -> Iterator[list[SeriesPoint]]:
         span = 86_400.0
