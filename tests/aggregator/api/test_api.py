@@ -175,12 +175,12 @@ def test_rewards_claim_proof_pays_on_chain(client: TestClient, sqlite_world: Wor
         ("/v1/series", {"metric": "temp", "start": "yesterday", "end": "1"}, "start", 400),
         ("/v1/series", {"metric": "temp", "start": "10", "end": "5"}, "end", 400),
         ("/v1/series", {"metric": "temp", "start": "0", "end": "1e10"}, "end", 400),
-        ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "every": "3x"}, "every", 400),
+        ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "every": "3x"}, "every", 422),
         (
             "/v1/series",
             {"metric": "temp", "start": "0", "end": "9", "every": "1h", "agg": "median"},
             "agg",
-            400,
+            422,
         ),
         ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "agg": "max"}, "agg", 400),
         (
@@ -190,14 +190,14 @@ def test_rewards_claim_proof_pays_on_chain(client: TestClient, sqlite_world: Wor
             400,
         ),
         ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "bbox": "1,2,3"}, "bbox", 400),
-        ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "limit": "0"}, "limit", 400),
+        ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "limit": "0"}, "limit", 422),
         (
             "/v1/series",
             {"metric": "temp", "start": "0", "end": "9", "limit": "100001"},
             "limit",
             400,
         ),
-        ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "offset": "-1"}, "offset", 400),
+        ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "offset": "-1"}, "offset", 422),
         ("/v1/series", {"metric": "temp", "start": "0", "end": "9", "limit": "many"}, "limit", 422),
         ("/v1/series", {"start": "0", "end": "9"}, "metric", 422),
         ("/v1/series", {"metric": "a//b", "start": "0", "end": "9"}, "metric", 400),
@@ -205,14 +205,29 @@ def test_rewards_claim_proof_pays_on_chain(client: TestClient, sqlite_world: Wor
             "/v1/export",
             {"metric": "temp", "start": "0", "end": "9", "format": "xlsx"},
             "format",
-            400,
+            422,
         ),
-        ("/v1/traffic", {"start": "0", "end": "9", "direction": "up"}, "direction", 400),
+        ("/v1/traffic", {"start": "0", "end": "9", "direction": "up"}, "direction", 422),
         ("/v1/traffic", {"start": "0", "end": "9", "line": ""}, "line", 400),
         ("/v1/devices", {"bbox": "200,0,210,1"}, "bbox", 400),
-        ("/v1/epochs", {"order": "sideways"}, "order", 400),
-        ("/v1/rewards/not-an-address", {}, "owner", 400),
-        ("/v1/reports/0xzz/1", {}, "device", 400),
+        ("/v1/epochs", {"order": "sideways"}, "order", 422),
+        ("/v1/rewards/not-an-address", {}, "owner", 422),
+        ("/v1/reports/0xzz/1", {}, "device", 422),
+        ("/v1/series", {"metric": "temp", "start": "nan", "end": "9"}, "start", 400),
+        ("/v1/series", {"metric": "temp", "start": "0", "end": "1e999"}, "end", 400),
+        (
+            "/v1/series",
+            {"metric": "temp", "start": "0", "end": "9", "every": "9" * 30},
+            "every",
+            400,
+        ),
+        ("/v1/traffic", {"start": "0", "end": "9", "every": "0s"}, "every", 400),
+        (
+            "/v1/devices/0x" + "00" * 32 + "/reports",
+            {"before_seq": str(2**63)},
+            "before_seq",
+            422,
+        ),
         ("/v1/reports/" + "0x" + "00" * 32 + "/x", {}, "seq", 422),
     ],
 )
@@ -267,11 +282,26 @@ def test_keys_required_and_rate_limited(sqlite_world: World) -> None:
     assert int(limited.headers["Retry-After"]) >= 1
     # Another key has its own bucket.
     assert client.get("/v1/epochs", headers={"X-API-Key": ADMIN_KEY}).status_code == 200
-    metrics = client.get("/metrics").text
+    metrics = client.get("/metrics", headers={"X-API-Key": ADMIN_KEY}).text
     assert 'fieldproof_api_rate_limited_total{client="key:lab"} 1' in metrics
     # The dashboard and the docs stay reachable; the dashboard asks for a key.
     assert client.get("/").status_code == 200
-    assert client.get("/v1/info").json()["require_keys"] is True
+    assert client.get("/docs").status_code == 200
+    info = client.get("/v1/info", headers={"X-API-Key": ADMIN_KEY})
+    assert info.json()["require_keys"] is True
+
+
+@pytest.mark.parametrize("path", ["/metrics", "/v1/info"])
+def test_metrics_and_info_take_keys_and_limits(sqlite_world: World, path: str) -> None:
+    keyed = _keyed(sqlite_world)
+    assert keyed.get(path).status_code == 401
+    assert keyed.get(path, headers={"X-API-Key": "wrong-key-0000000000"}).status_code == 401
+    statuses = [keyed.get(path, headers={"X-API-Key": READER_KEY}).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    anonymous = TestClient(
+        create_app(sqlite_world.sources, ApiConfig(anonymous_rate_per_s=0.01, anonymous_burst=2))
+    )
+    assert [anonymous.get(path).status_code for _ in range(3)] == [200, 200, 429]
 
 
 def test_anonymous_limit_when_keys_are_off(sqlite_world: World) -> None:
