@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from aggregator.api.config import ApiConfig
+from fieldproof.chain.errors import ChainValueError
 from fieldproof.config import ConfigModel, load_config
 from fieldproof.transport.config import TlsConfig, check_tls_matches_url
 from fieldproof.wire import MAX_REPORT_SIZE
@@ -28,7 +29,6 @@ LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
 SERIES_SCHEMES = ("sqlite", "influx", "influxs")
 MQTT_SCHEMES = ("mqtt", "mqtts")
 RPC_SCHEMES = ("http", "https")
-KEY_SOURCES = ("keystore", "env")
 
 Role = Literal["ingest", "projection", "anchoring", "api"]
 ROLES: tuple[Role, ...] = ("ingest", "projection", "anchoring", "api")
@@ -256,9 +256,12 @@ class AnchoringConfig(ConfigModel):
     @field_validator("key")
     @classmethod
     def _key(cls, value: str) -> str:
-        kind, _, rest = value.partition(":")
-        if kind not in KEY_SOURCES or not rest:
-            raise ValueError("expected keystore:PATH or env:VARNAME")
+        from fieldproof.chain.keysource import parse_key_source
+
+        try:
+            parse_key_source(value)
+        except ChainValueError as exc:
+            raise ValueError("expected keystore:PATH or env:VARNAME") from exc
         return value
 
 

@@ -192,19 +192,16 @@ class BatchBuilder:
         try:
             if kind == "status":
                 state = protocol.parse_status(document).state
+                batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
             else:
                 protocol.parse_health(document)
+                text = document.decode("utf-8")
+                batch.healths.append(HealthUpdate(device_id, text, message.received_at))
         except PayloadError as exc:
             rejected = Rejected(Reason.MALFORMED, str(exc), device_id)
             batch.dead_letters.append(self._dead(message, rejected))
             return
-        if kind == "status":
-            batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
-            self.metrics.count("status_updates")
-            return
-        text = document.decode("utf-8")
-        batch.healths.append(HealthUpdate(device_id, text, message.received_at))
-        self.metrics.count("health_updates")
+        self.metrics.count(f"{kind}_updates")
 
 
 class IngestWriter:

@@ -152,36 +152,22 @@ class Outbox:
     def delete(self, seqs: Iterable[int]) -> int:
         """Remove the reports ``seqs``; returns how many rows were present."""
         wanted = sorted(set(seqs))
-        if not wanted:
-            return 0
-        conn = self.connection()
-        removed = 0
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for chunk_start in range(0, len(wanted), 500):
-                    chunk = wanted[chunk_start : chunk_start + 500]
-                    marks = ",".join("?" * len(chunk))
-                    row = conn.execute(
-                        f"SELECT count(*), coalesce(sum(length(data)), 0) FROM reports "
-                        f"WHERE seq IN ({marks})",
-                        chunk,
-                    ).fetchone()
-                    conn.execute(f"DELETE FROM reports WHERE seq IN ({marks})", chunk)
-                    removed += int(row[0])
-                    _bump(conn, "bytes", -int(row[1]))
-                    _bump(conn, "count", -int(row[0]))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-        except sqlite3.Error as exc:
-            raise OutboxError(f"outbox {self.config.path}: delete failed: {exc}") from exc
-        return removed
+        # Chunks of 500 stay below SQLite's limit on bound parameters.
+        chunks = [wanted[i : i + 500] for i in range(0, len(wanted), 500)]
+        return self._remove(
+            (f"seq IN ({','.join('?' * len(chunk))})", tuple(chunk)) for chunk in chunks
+        )
 
     def delete_spans(self, spans: Iterable[tuple[int, int]]) -> int:
         """Remove the reports in each inclusive ``(first, last)`` span; returns how many."""
-        wanted = [(first, last) for first, last in spans if first <= last]
+        return self._remove(
+            ("seq BETWEEN ? AND ?", (first, last)) for first, last in spans if first <= last
+        )
+
+    def _remove(self, matches: Iterable[tuple[str, tuple[int, ...]]]) -> int:
+        """Delete the rows each ``(where, params)`` matches, in one transaction, keeping
+        the stored count and bytes in step; returns how many rows went."""
+        wanted = list(matches)
         if not wanted:
             return 0
         conn = self.connection()
@@ -189,15 +175,15 @@ class Outbox:
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for first, last in wanted:
+                for where, params in wanted:
                     row = conn.execute(
                         "SELECT count(*), coalesce(sum(length(data)), 0) FROM reports "
-                        "WHERE seq BETWEEN ? AND ?",
-                        (first, last),
+                        f"WHERE {where}",
+                        params,
                     ).fetchone()
                     if not row[0]:
                         continue
-                    conn.execute("DELETE FROM reports WHERE seq BETWEEN ? AND ?", (first, last))
+                    conn.execute(f"DELETE FROM reports WHERE {where}", params)
                     removed += int(row[0])
                     _bump(conn, "bytes", -int(row[1]))
                     _bump(conn, "count", -int(row[0]))

@@ -62,13 +62,22 @@ def _from_keystore(path: Path) -> LocalAccount:
     return account
 
 
-def load_account(source: str) -> LocalAccount:
-    """The account named by a key source string (see the module docstring)."""
+KINDS = ("keystore", "env")
+
+
+def parse_key_source(source: str) -> tuple[str, str]:
+    """``(kind, rest)`` of a key source string; ChainValueError if it is not one."""
     kind, sep, rest = source.partition(":")
     if not sep or not rest:
         raise ChainValueError(f"key source {source!r}: expected keystore:PATH or env:VARNAME")
+    if kind not in KINDS:
+        raise ChainValueError(f"key source {source!r}: unknown kind {kind!r} (keystore or env)")
+    return kind, rest
+
+
+def load_account(source: str) -> LocalAccount:
+    """The account named by a key source string (see the module docstring)."""
+    kind, rest = parse_key_source(source)
     if kind == "env":
         return _from_env(rest)
-    if kind == "keystore":
-        return _from_keystore(Path(rest).expanduser())
-    raise ChainValueError(f"key source {source!r}: unknown kind {kind!r} (keystore or env)")
+    return _from_keystore(Path(rest).expanduser())
