@@ -212,6 +212,27 @@ class RetentionConfig(ConfigModel):
     chunk: int = Field(10_000, ge=1, description="Rows deleted per statement.")
 
 
+class WatchdogConfig(ConfigModel):
+    """How long each role's loop may go without progress before the process counts as
+    stalled (systemd's watchdog then restarts it; /metrics shows which role)."""
+
+    ingest_stall_s: float = Field(
+        120.0, gt=0, description="Ingest: no commit while messages wait for this long."
+    )
+    projection_stall_s: float = Field(
+        300.0,
+        gt=0,
+        description="Projection: no finished step for this long (an unavailable series "
+        "store is retried, not a stall).",
+    )
+    anchoring_stall_s: float = Field(
+        900.0,
+        gt=0,
+        description="Anchoring: no finished tick for this long (a failed tick is retried, "
+        "not a stall); at least twice anchoring.interval_s is used.",
+    )
+
+
 class AnchoringConfig(ConfigModel):
     rpc: str = Field(description="JSON-RPC URL of the chain, http(s)://.")
     deployment: Path = Field(description="deployment.json naming the contract addresses.")
@@ -327,6 +348,10 @@ class AggregatorConfig(ConfigModel):
         default_factory=RetentionConfig,  # type: ignore[arg-type]
         description="Purges of old series points, health history and dead letters "
         "(run by the ingest role).",
+    )
+    watchdog: WatchdogConfig = Field(
+        default_factory=WatchdogConfig,  # type: ignore[arg-type]
+        description="Stall limits of the role loops (what feeds systemd's watchdog).",
     )
 
     @field_validator("roles")

@@ -42,6 +42,10 @@ _COUNTERS = (
 GAUGE_HELP = {
     "fieldproof_ingest_queue_depth": "Messages received and waiting for the writer.",
     "fieldproof_series_lag_rows": "Ledger rows not yet projected into the series store.",
+    "fieldproof_ingest_silent_seconds": "Seconds since ingest last committed or found "
+    "nothing waiting.",
+    "fieldproof_projection_silent_seconds": "Seconds since the projection last finished a step.",
+    "fieldproof_anchoring_silent_seconds": "Seconds since the anchoring loop last finished a tick.",
 }
 
 

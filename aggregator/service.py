@@ -43,6 +43,7 @@ from aggregator.ingest.writer import BatchBuilder, IngestWriter
 from aggregator.ledger.factory import open_ledger
 from aggregator.ledger.sql import SqlLedger
 from aggregator.metrics import IngestMetrics, MetricsServer
+from aggregator.progress import ProgressWatch
 from aggregator.registry.device_keys import KeySource
 from aggregator.registry.factory import key_source_from_registry
 from aggregator.retention import RetentionWorker
@@ -61,13 +62,24 @@ class ProjectionWorker:
     """Runs the projector in a thread; backs off while the series store is down."""
 
     def __init__(
-        self, projector: Projector, metrics: IngestMetrics, interval_s: float, retry_max_s: float
+        self,
+        projector: Projector,
+        metrics: IngestMetrics,
+        interval_s: float,
+        retry_max_s: float,
+        progress: ProgressWatch | None = None,
     ) -> None:
         self.projector = projector
+        # A finished step counts, failed ones too: an unavailable store is retried with a
+        # backoff and shows in series_errors; a step that never returns is a stall.
+        self.progress = progress or ProgressWatch("projection", float("inf"))
         self.metrics = metrics
         self.interval_s = interval_s
         self.retry_max_s = retry_max_s
         self.available = True
+        # Measured by this thread after each step and read by /metrics: a scrape must
+        # answer even while the ledger is locked (the moment it is most needed).
+        self.lag_rows = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="series-projection", daemon=True)
 
@@ -89,6 +101,7 @@ class ProjectionWorker:
             try:
                 moved = self.projector.step()
                 self.metrics.count("projected", moved)
+                self.lag_rows = self.projector.lag()
                 self.available = True
                 delay = self.interval_s
                 if moved:
@@ -103,6 +116,8 @@ class ProjectionWorker:
                 self.metrics.count("series_errors")
                 log.exception("projection step failed")
                 delay = min(max(delay * 2, 0.5), self.retry_max_s)
+            finally:
+                self.progress.progressed()
             self._stop.wait(delay)
 
 
@@ -135,6 +150,15 @@ class Aggregator:
         self._anchor_stop = threading.Event()
         self._anchor_thread: threading.Thread | None = None
         self._stopped = threading.Event()
+        limits = config.watchdog
+        anchor_interval = 0.0 if config.anchoring is None else config.anchoring.interval_s
+        self.progress = {
+            "ingest": ProgressWatch("ingest", limits.ingest_stall_s),
+            "projection": ProgressWatch("projection", limits.projection_stall_s),
+            "anchoring": ProgressWatch(
+                "anchoring", max(limits.anchoring_stall_s, 2 * anchor_interval)
+            ),
+        }
 
     def start(self, *, connect_timeout: float | None = None) -> None:
         """Open the stores and start the configured roles; with ingest, returns once the
@@ -153,10 +177,16 @@ class Aggregator:
                     self.reader, self.series, batch=cfg.series.batch_reports, metrics=self.metrics
                 )
                 self.projection = ProjectionWorker(
-                    projector, self.metrics, cfg.series.interval_s, cfg.series.retry_max_s
+                    projector,
+                    self.metrics,
+                    cfg.series.interval_s,
+                    cfg.series.retry_max_s,
+                    self.progress["projection"],
                 )
-                self.metrics.gauges["fieldproof_series_lag_rows"] = lambda: float(projector.lag())
                 if "projection" in self.roles:
+                    worker = self.projection
+                    self.metrics.gauges["fieldproof_series_lag_rows"] = lambda: worker.lag_rows
+                    self._watch("projection")
                     self.projection.start()
             if "api" in self.roles:
                 self._start_api()
@@ -216,9 +246,11 @@ class Aggregator:
             batch_size=cfg.ingest.batch_size,
             batch_ms=cfg.ingest.batch_ms,
             acks=LedgerAcks(self.ledger, self.consumer.publish),
+            progress=self.progress["ingest"],
         )
         self.retention = RetentionWorker(self.reader, self.series, cfg.retention)
         self.metrics.gauges["fieldproof_ingest_queue_depth"] = lambda: float(self.queue.qsize())
+        self._watch("ingest")
         self.writer.start()
         self.retention.start()
         self.consumer.start()
@@ -233,10 +265,11 @@ class Aggregator:
         self.anchorer = build_anchorer(anchoring, self.config.rewards, self._anchor_ledger)
         self._anchor_thread = threading.Thread(
             target=self.anchorer.run,
-            args=(self._anchor_stop, anchoring.interval_s),
+            args=(self._anchor_stop, anchoring.interval_s, self.progress["anchoring"]),
             name="epoch-anchoring",
             daemon=True,
         )
+        self._watch("anchoring")
         self._anchor_thread.start()
 
     def _start_api(self) -> None:
@@ -286,8 +319,22 @@ class Aggregator:
                 store.close()
         self._stopped.set()
 
+    def _watch(self, role: str) -> None:
+        watch = self.progress[role]
+        self.metrics.gauges[f"fieldproof_{role}_silent_seconds"] = watch.silent_s
+
+    def stalled_roles(self) -> list[str]:
+        """The started roles whose loop made no progress within its limit."""
+        started = {
+            "ingest": self.writer is not None,
+            "projection": self.projection is not None and "projection" in self.roles,
+            "anchoring": self._anchor_thread is not None,
+        }
+        return [role for role, on in started.items() if on and self.progress[role].stalled()]
+
     def alive(self) -> bool:
-        """True while every started role's thread runs (what feeds systemd's watchdog)."""
+        """True while every started role's thread runs and none is stalled (what feeds
+        systemd's watchdog)."""
         parts: list[bool] = []
         if self.writer is not None:
             parts.append(self.writer.running)
@@ -295,6 +342,7 @@ class Aggregator:
             parts.append(self.projection.running)
         if self._anchor_thread is not None:
             parts.append(self._anchor_thread.is_alive())
+        parts.append(not self.stalled_roles())
         if self.api is not None:
             parts.append(self.api.running)
         return not self._stopped.is_set() and all(parts)

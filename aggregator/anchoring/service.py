@@ -22,6 +22,7 @@ from typing import Protocol
 from aggregator.anchoring.chain import AnchorChain
 from aggregator.anchoring.errors import AnchoringError, AnchoringValueError
 from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
+from aggregator.progress import ProgressWatch
 from fieldproof.bundle import (
     BundleReport,
     EpochBundle,
@@ -266,12 +267,22 @@ class EpochAnchorer:
         assert record is not None
         return record
 
-    def run(self, stop: threading.Event, interval: float = 1.0) -> None:
-        """Tick every ``interval`` seconds until ``stop`` is set; errors are logged, retried."""
+    def run(
+        self,
+        stop: threading.Event,
+        interval: float = 1.0,
+        progress: ProgressWatch | None = None,
+    ) -> None:
+        """Tick every ``interval`` seconds until ``stop`` is set; errors are logged, retried.
+
+        ``progress`` hears of every finished tick, failed ones included: a chain outage is
+        retried here and shows in the logs, while a tick that never returns is a stall."""
         while not stop.is_set():
             try:
                 self.tick()
             except Exception:  # an RPC outage or a crash of one epoch must not end the loop
                 log.exception("anchoring tick failed; retrying in %.1f s", interval)
+            if progress is not None:
+                progress.progressed()
             stop.wait(interval)
         self.state.release_lease(LEASE_NAME, self.settings.holder)

@@ -35,6 +35,7 @@ from aggregator.ledger.models import (
 )
 from aggregator.ledger.sql import SqlLedger
 from aggregator.metrics import IngestMetrics
+from aggregator.progress import ProgressWatch
 from fieldproof import protocol
 from fieldproof.errors import FieldproofError
 from fieldproof.identity import parse_device_id
@@ -219,8 +220,10 @@ class IngestWriter:
         batch_size: int,
         batch_ms: int,
         acks: LedgerAcks | None = None,
+        progress: ProgressWatch | None = None,
     ) -> None:
         self.source = source
+        self.progress = progress or ProgressWatch("ingest", float("inf"))
         self.acks = acks
         self.ledger = ledger
         self.builder = builder
@@ -301,6 +304,7 @@ class IngestWriter:
         self.metrics.count("gaps", len(batch.gaps))
         oldest = min(message.received_at for message in messages)
         self.metrics.observe_batch(time.perf_counter() - started, time.time() - oldest)
+        self.progress.progressed()
         with self.committed:
             self.committed.notify_all()
 
@@ -310,6 +314,8 @@ class IngestWriter:
         pending: tuple[list[Message], Checked] | None = None
         while not self._stop.is_set():
             messages = self._collect(0.01 if pending else 0.2)
+            if not messages and pending is None:
+                self.progress.progressed()  # nothing waits: idle is not a stall
             following = (messages, self.builder.submit(messages)) if messages else None
             if pending is not None:
                 try:
