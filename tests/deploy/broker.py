@@ -28,16 +28,44 @@ def secured_broker(tmp_path: Path, passwd: Path, extra: str = "") -> MosquittoBr
 
 @dataclass
 class ProductionBroker:
-    """Mosquitto run from the shipped deploy/mosquitto/mosquitto.conf."""
+    """Mosquitto run from the shipped deploy/mosquitto/mosquitto.conf; it can be killed
+    and started again on the same ports and store."""
 
-    process: subprocess.Popen[bytes]
+    binary: Path
+    config: Path
     tls_port: int
     plain_port: int
     directory: Path
+    process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def plain_url(self) -> str:
+        return f"mqtt://127.0.0.1:{self.plain_port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [str(self.binary), "-c", str(self.config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(
+            lambda: port_open(self.tls_port) and port_open(self.plain_port),
+            10.0,
+            "production mosquitto",
+        )
+
+    def kill(self) -> None:
+        """SIGKILL: whatever the broker had not saved yet is gone."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
 
     def stop(self) -> None:
-        self.process.terminate()
-        self.process.wait(10)
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(10)
+            self.process = None
 
 
 def production_broker(tmp_path: Path, files: Path) -> ProductionBroker:
@@ -60,8 +88,6 @@ def production_broker(tmp_path: Path, files: Path) -> ProductionBroker:
     )
     config = directory / "mosquitto.conf"
     config.write_text("user root\n" + text)
-    process = subprocess.Popen(
-        [str(binary), "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    wait_until(lambda: port_open(tls_port) and port_open(plain_port), 10.0, "production mosquitto")
-    return ProductionBroker(process, tls_port, plain_port, directory)
+    broker = ProductionBroker(binary, config, tls_port, plain_port, directory)
+    broker.start()
+    return broker

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,9 +83,9 @@ class PostgresServer:
         return self.url(name)
 
 
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One server for the whole session (initdb takes seconds)."""
+@contextmanager
+def running_postgres() -> Iterator[PostgresServer]:
+    """A server in a fresh folder, stopped and removed on exit."""
     bin_dir = _pg_bin_dir()
     # Outside pytest's private temp tree: the postgres user must be able to enter it.
     directory = Path(tempfile.mkdtemp(prefix="fieldproof-postgres-"))
@@ -95,6 +96,13 @@ def postgres_server() -> Iterator[PostgresServer]:
         server.stop()
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One server for the whole session (initdb takes seconds)."""
+    with running_postgres() as server:
+        yield server
 
 
 @pytest.fixture
