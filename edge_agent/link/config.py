@@ -72,6 +72,13 @@ class LinkConfig(ConfigModel):
         allow_inf_nan=False,
         description="A report the broker took but no ack covers after this long is sent again.",
     )
+    max_resend_interval_s: float = Field(
+        default=3600.0,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="Each further try of an unacknowledged report waits twice as long as the "
+        "last, up to this (a report the aggregator refuses is kept, not sent in a loop).",
+    )
     max_awaiting_ack: int = Field(
         default=10_000,
         ge=1,

@@ -4,7 +4,10 @@ The pump thread is the only one that hands reports to the link and the only one 
 deletes them. With ledger acks (the default) the broker's PUBACK only moves a report
 to "awaiting": the broker may lose it (restart, wiped store, expired session of a
 stopped aggregator), so it is deleted when an aggregator's ack on the ack topic covers
-its seq, and sent again if none has after ``ack_timeout_s`` (the ledger dedupes). With
+its seq, and sent again if none has after ``ack_timeout_s`` (the ledger dedupes), each
+further try of the same report waiting twice as long, up to ``max_resend_interval_s``:
+one the aggregator refuses for good (it is in the dead letters, with its reason) stays
+stored and is tried now and then, never in a storm. With
 ``ledger_acks=False`` the PUBACK deletes it. PUBACKs and acks arrive on the link thread
 and are queued here, because paho calls ``on_publish`` holding its own lock, which
 ``publish`` takes too. A process restart starts the cursor at 0, so everything still
@@ -14,6 +17,7 @@ after a reconnect, so the pump does not send them a second time.
 
 from __future__ import annotations
 
+import heapq
 import logging
 import queue
 import threading
@@ -40,6 +44,7 @@ class PumpStats:
     awaiting_ack: int = 0
     resent: int = 0
     bad_acks: int = 0
+    backing_off: int = 0  # reports sent three times or more without an ack
 
 
 class OutboxPump:
@@ -54,6 +59,7 @@ class OutboxPump:
         window: int,
         ledger_acks: bool = False,
         ack_timeout_s: float = 30.0,
+        max_resend_interval_s: float = 3600.0,
         max_awaiting: int = 10_000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -63,11 +69,15 @@ class OutboxPump:
         self.window = window
         self.ledger_acks = ledger_acks
         self.ack_timeout_s = ack_timeout_s
+        self.max_resend_interval_s = max(max_resend_interval_s, ack_timeout_s)
         self.max_awaiting = max_awaiting
         self._clock = clock
-        # seq -> when the broker took it; insertion order is time order (re-sends
-        # re-insert), so the expired ones are always at the front.
+        # seq -> when it is due to be sent again; the heap orders those times (entries
+        # for seqs acked or re-timed since are skipped when they come up).
         self._awaiting: dict[int, float] = {}
+        self._due: list[tuple[float, int]] = []
+        # seq -> how many times it was sent in this process.
+        self._sends: dict[int, int] = {}
         # Seqs an ack covered while their PUBACK was still outstanding.
         self._settled: set[int] = set()
         self._ledger_queue: queue.SimpleQueue[Ack] = queue.SimpleQueue()
@@ -142,6 +152,7 @@ class OutboxPump:
             len(self._awaiting),
             self._resent,
             self._bad_acks,
+            sum(1 for n in self._sends.values() if n >= 3),
         )
 
     def wait_drained(self, timeout: float) -> bool:
@@ -197,8 +208,9 @@ class OutboxPump:
                     done.append(seq)
                 elif seq in self._settled:
                     self._settled.discard(seq)
+                    self._sends.pop(seq, None)
                 else:
-                    self._awaiting[seq] = self._clock()
+                    self._await(seq)
             else:
                 # Kept in the outbox and counted: never dropped silently.
                 self._refused.add(seq)
@@ -222,9 +234,11 @@ class OutboxPump:
                 if last - first < len(self._awaiting):
                     for seq in range(first, last + 1):
                         self._awaiting.pop(seq, None)
+                        self._sends.pop(seq, None)
                 else:
                     for seq in [s for s in self._awaiting if first <= s <= last]:
                         del self._awaiting[seq]
+                        self._sends.pop(seq, None)
             for seq in self._in_flight.values():
                 if ack.covers(seq):
                     self._settled.add(seq)
@@ -233,21 +247,42 @@ class OutboxPump:
             self._acknowledged += self.outbox.delete_spans(spans)
             spans.clear()
 
+    def _await(self, seq: int) -> None:
+        """The broker took ``seq``: wait for its ack, longer after each try."""
+        sends = self._sends.get(seq, 1)
+        wait = min(self.ack_timeout_s * 2 ** (sends - 1), self.max_resend_interval_s)
+        due = self._clock() + wait
+        self._awaiting[seq] = due
+        heapq.heappush(self._due, (due, seq))
+        if sends == 3:
+            log.warning(
+                "report seq %d sent %d times without an ack; trying again every %.0f s at "
+                "most (an aggregator that refuses it lists it in its dead letters)",
+                seq,
+                sends,
+                self.max_resend_interval_s,
+            )
+        if len(self._due) > 2 * len(self._awaiting) + 1024:
+            self._due = [(when, s) for s, when in self._awaiting.items()]
+            heapq.heapify(self._due)
+
     def _resend_expired(self) -> None:
         # The broker took these but no ack came: it may have lost them, so send again.
-        deadline = self._clock() - self.ack_timeout_s
+        now = self._clock()
         room = self.window - len(self._in_flight)
         expired: list[int] = []
-        for seq, taken in self._awaiting.items():
-            if taken > deadline or len(expired) >= room:
-                break
-            expired.append(seq)
+        while self._due and self._due[0][0] <= now and len(expired) < room:
+            due, seq = heapq.heappop(self._due)
+            if self._awaiting.get(seq) == due:
+                del self._awaiting[seq]
+                expired.append(seq)
         for seq in expired:
-            del self._awaiting[seq]
             entry = self.outbox.get(seq)
             if entry is not None:  # else acked meanwhile, or dropped by the cap
                 self._send(entry.seq, entry.data)
                 self._resent += 1
+            else:
+                self._sends.pop(seq, None)
 
     def _fill_window(self) -> None:
         room = self.window - len(self._in_flight)
@@ -274,3 +309,5 @@ class OutboxPump:
         mid = self.link.publish(self.topic, data, qos=1)
         self._in_flight[mid] = seq
         self._published += 1
+        if self.ledger_acks:
+            self._sends[seq] = self._sends.get(seq, 0) + 1

@@ -65,6 +65,7 @@ class ReportLink:
             window=config.max_in_flight,
             ledger_acks=config.delete_on == "ledger",
             ack_timeout_s=config.ack_timeout_s,
+            max_resend_interval_s=config.max_resend_interval_s,
             max_awaiting=config.max_awaiting_ack,
         )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -206,3 +207,40 @@ def test_unacked_is_sent_again_after_the_timeout(tmp_path: Path) -> None:
         pump.stop()
     assert pump.stats().resent == 3
     assert outbox.stats().depth == 0
+
+
+def test_a_report_never_acked_is_tried_less_and_less_often(tmp_path: Path) -> None:
+    now = [1000.0]
+    outbox, link, pump = _ledger_setup(tmp_path, count=1, clock=lambda: now[0])
+    pump.ack_timeout_s = 5.0
+    pump.max_resend_interval_s = 20.0
+    pump.start()
+    sends_at: list[float] = []
+    try:
+        # Each send is taken by the broker at once; no aggregator ever acks it.
+        def sent(count: int) -> Callable[[], bool]:
+            return lambda: len(link.sent) == count
+
+        for attempt in range(6):
+            _wait(sent(attempt + 1))
+            sends_at.append(now[0])
+            pump.on_ack(link.sent[-1][0], True)
+            _wait(lambda: pump.stats().awaiting_ack == 1)
+            while attempt < 5 and len(link.sent) == len(sends_at):
+                now[0] += 1.0
+                pump.notify()  # wakes the pump thread, which then looks at the clock
+                time.sleep(0.05)
+        assert [b - a for a, b in itertools.pairwise(sends_at)] == [
+            5.0,
+            10.0,
+            20.0,
+            20.0,
+            20.0,
+        ]
+        assert pump.stats().backing_off == 1
+        assert _stored(outbox) == [1]  # kept throughout
+        pump.on_ledger_ack(encode_ack(Ack(1)))
+        assert pump.wait_drained(5)
+        assert pump.stats().backing_off == 0
+    finally:
+        pump.stop()
