@@ -117,6 +117,12 @@ class IngestConfig(ConfigModel):
         ge=60,
         description="How old a report's start may be (devices buffer while offline).",
     )
+    max_heartbeat_age_s: int = Field(
+        600,
+        ge=1,
+        description="How old a signed heartbeat may be (heartbeats are sent live, never "
+        "buffered; an older one is a replay).",
+    )
     verify_workers: int | Literal["auto"] = Field(
         0,
         description="Processes that decode and verify (0: the receiving thread does; "

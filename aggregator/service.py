@@ -37,6 +37,7 @@ from aggregator.config import AggregatorConfig
 from aggregator.errors import AggregatorError, AggregatorValueError
 from aggregator.ingest.acks import LedgerAcks
 from aggregator.ingest.consumer import Message, MqttConsumer
+from aggregator.ingest.freshness import DocumentFreshness
 from aggregator.ingest.pipeline import Limits, SequenceTracker, Verifier
 from aggregator.ingest.workers import VerifierPool
 from aggregator.ingest.writer import BatchBuilder, IngestWriter
@@ -234,7 +235,17 @@ class Aggregator:
         if cfg.ingest.verify_worker_count > 0:
             assert cfg.registry is not None
             self.pool = VerifierPool(cfg.registry, verifier.limits, cfg.ingest.verify_worker_count)
-        builder = BatchBuilder(verifier, self.metrics, cfg.ingest.dead_letter_bytes, pool=self.pool)
+        freshness = DocumentFreshness(
+            max_age_s=cfg.ingest.max_heartbeat_age_s,
+            max_future_skew_s=cfg.ingest.max_future_skew_s,
+        )
+        builder = BatchBuilder(
+            verifier,
+            self.metrics,
+            cfg.ingest.dead_letter_bytes,
+            pool=self.pool,
+            freshness=freshness,
+        )
         prepare = builder.verify if self.pool is None else None
         self.consumer = MqttConsumer(cfg.mqtt, self.queue, prepare=prepare)
         self.writer = IngestWriter(

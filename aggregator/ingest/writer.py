@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 from aggregator.ingest.acks import LedgerAcks
 from aggregator.ingest.consumer import Message
+from aggregator.ingest.freshness import DocumentFreshness
 from aggregator.ingest.pipeline import (
     Accepted,
     Duplicate,
@@ -60,9 +61,13 @@ class BatchBuilder:
         dead_letter_bytes: int,
         *,
         pool: VerifierPool | None = None,
+        freshness: DocumentFreshness | None = None,
     ) -> None:
         self.verifier = verifier
         self.metrics = metrics
+        self.freshness = freshness or DocumentFreshness(
+            max_age_s=600.0, max_future_skew_s=verifier.limits.max_future_skew_s
+        )
         self.dead_letter_bytes = dead_letter_bytes
         self.pool = pool
 
@@ -192,15 +197,21 @@ class BatchBuilder:
             return
         try:
             if kind == "status":
-                state = protocol.parse_status(document).state
-                batch.statuses.append(StatusUpdate(device_id, state, message.received_at))
+                status = protocol.parse_status(document)
+                stale = self.freshness.check_status(device_id, status, message.received_at)
+                if stale is None:
+                    update = StatusUpdate(device_id, status.state, message.received_at)
+                    batch.statuses.append(update)
             else:
-                protocol.parse_health(document)
-                text = document.decode("utf-8")
-                batch.healths.append(HealthUpdate(device_id, text, message.received_at))
+                health = protocol.parse_health(document)
+                stale = self.freshness.check_health(device_id, health, message.received_at)
+                if stale is None:
+                    text = document.decode("utf-8")
+                    batch.healths.append(HealthUpdate(device_id, text, message.received_at))
         except PayloadError as exc:
-            rejected = Rejected(Reason.MALFORMED, str(exc), device_id)
-            batch.dead_letters.append(self._dead(message, rejected))
+            stale = Rejected(Reason.MALFORMED, str(exc), device_id)
+        if stale is not None:
+            batch.dead_letters.append(self._dead(message, stale))
             return
         self.metrics.count(f"{kind}_updates")
 

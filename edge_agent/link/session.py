@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import secrets
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -13,8 +15,6 @@ from edge_agent.outbox import Outbox
 from fieldproof.identity import Signer
 from fieldproof.protocol import DeviceTopics
 from fieldproof.wire import sign_document
-
-OFFLINE = {"state": "offline"}
 
 
 def _ignore(topic: str, payload: bytes) -> None:
@@ -31,7 +31,9 @@ class ReportLink:
     ``status`` returns the retained status document (``{"state": "online", …}``); it is
     published on every connect and by :meth:`publish_status`. The last will is
     ``{"state": "offline"}``, retained. Status, health and the will travel as signed
-    documents (COSE_Sign1 by ``signer``, the device key, around the JSON).
+    documents (COSE_Sign1 by ``signer``, the device key, around the JSON); every status
+    carries ``at`` (when it was signed) and this link's ``session``, so an aggregator can
+    tell a replayed copy from a fresh one.
     """
 
     def __init__(
@@ -46,6 +48,7 @@ class ReportLink:
     ) -> None:
         self.topics = topics
         self._signer = signer
+        self.session = secrets.token_hex(8)
         self._status = status
         self._forward = on_message
         self.mqtt = MqttLink(
@@ -53,7 +56,7 @@ class ReportLink:
             topics,
             online_payload=self._status_bytes,
             # The will is fixed at connect time, so it is signed once, here.
-            offline_payload=self._signed(OFFLINE),
+            offline_payload=self._offline_bytes(),
             on_ack=self._on_ack,
             on_message=self._on_message,
             on_connect=self._on_connect,
@@ -72,8 +75,14 @@ class ReportLink:
     def _signed(self, document: dict[str, Any]) -> bytes:
         return sign_document(json.dumps(document, sort_keys=True).encode(), self._signer)
 
+    def _stamped(self, document: dict[str, Any]) -> bytes:
+        return self._signed({**document, "at": time.time(), "session": self.session})
+
     def _status_bytes(self) -> bytes:
-        return self._signed(self._status())
+        return self._stamped(self._status())
+
+    def _offline_bytes(self) -> bytes:
+        return self._stamped({"state": "offline"})
 
     def _on_ack(self, mid: int, ok: bool) -> None:
         self.pump.on_ack(mid, ok)
@@ -96,7 +105,7 @@ class ReportLink:
         self.pump.stop()
         if self.mqtt.connected:
             # A clean DISCONNECT suppresses the will, so say "offline" ourselves.
-            self.mqtt.publish(self.topics.status, self._signed(OFFLINE), qos=1, retain=True)
+            self.mqtt.publish(self.topics.status, self._offline_bytes(), qos=1, retain=True)
         self.mqtt.stop()
 
     def notify(self) -> None:

@@ -21,7 +21,7 @@ class PayloadError(FieldproofValueError):
 
 
 class StatusPayload(BaseModel):
-    """The retained status: ``{"state": "online" | "offline", …}``.
+    """The retained status: ``{"state": "online" | "offline", "at": …, "session": …}``.
 
     An online status also carries the device id, its start time and the outcome of its
     latest config and model updates; extra keys are kept so a newer device's status
@@ -31,6 +31,10 @@ class StatusPayload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     state: Literal["online", "offline"]
+    # When it was signed, and the device's link session (random per process): the
+    # aggregator refuses a status older than the last it accepted from another session.
+    at: float = Field(allow_inf_nan=False)
+    session: str = Field(min_length=1, max_length=64)
     device: str | None = None
     started_at: float | None = None
 
@@ -51,7 +55,7 @@ class HealthPayload(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     device: str
-    at: float
+    at: float = Field(allow_inf_nan=False)
     uptime_s: float = Field(ge=0)
     cameras: tuple[CameraHealthPayload, ...] = ()
     cpu_percent: float | None = None

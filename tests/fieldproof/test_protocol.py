@@ -59,12 +59,21 @@ def test_filters() -> None:
 
 
 def test_status_schema() -> None:
-    status = parse_status(b'{"state": "online", "device": "0xab", "started_at": 1.5, "x": 1}')
+    status = parse_status(
+        b'{"state": "online", "at": 2.5, "session": "s1", "device": "0xab", '
+        b'"started_at": 1.5, "x": 1}'
+    )
     assert status.state == "online"
     assert status.started_at == 1.5
-    assert parse_status(b'{"state": "offline"}').state == "offline"
+    assert (status.at, status.session) == (2.5, "s1")
+    assert parse_status(b'{"state": "offline", "at": 1, "session": "s1"}').state == "offline"
     with pytest.raises(PayloadError, match="status: state"):
-        parse_status(b'{"state": "sleeping"}')
+        parse_status(b'{"state": "sleeping", "at": 1, "session": "s1"}')
+    # Without when and by which session it was signed, a status could be a replay.
+    with pytest.raises(PayloadError, match="status: at: Field required"):
+        parse_status(b'{"state": "online", "session": "s1"}')
+    with pytest.raises(PayloadError, match="status: session"):
+        parse_status(b'{"state": "online", "at": 1, "session": ""}')
     with pytest.raises(PayloadError, match="status: not JSON"):
         parse_status(b"online")
     with pytest.raises(PayloadError, match=r"status: .*dict"):

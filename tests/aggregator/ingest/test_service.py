@@ -67,6 +67,10 @@ def _signed(document: dict[str, object], device: Device) -> bytes:
     return sign_document(json.dumps(document).encode(), device.key)
 
 
+def _status(state: str, session: str = "test", at: float | None = None) -> dict[str, object]:
+    return {"state": state, "at": time.time() if at is None else at, "session": session}
+
+
 def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     device = new_device()
     config = make_config(tmp_path, mosquitto.port, [device])
@@ -77,14 +81,14 @@ def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_pat
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.connect("127.0.0.1", mosquitto.port)
     client.loop_start()
-    online = _signed({"state": "online"}, device)
+    online = _signed(_status("online"), device)
     client.publish(status_topic, online, qos=1, retain=True).wait_for_publish(5)
     aggregator = Aggregator(config)
     aggregator.start()
     try:
         ledger = open_ledger(config.ledger.url)
         wait_for(lambda: ledger.device_status(device.device_id) is not None, 10, "status")
-        document = {"device": device.hex, "at": 1.0, "uptime_s": 2.0, "outbox_depth": 3}
+        document = {"device": device.hex, "at": time.time(), "uptime_s": 2.0, "outbox_depth": 3}
         # A signed heartbeat that is not the documented schema is a dead letter.
         bad = _signed({"cpu": 0.25}, device)
         client.publish(health_topic, bad, qos=1).wait_for_publish(5)
@@ -96,7 +100,11 @@ def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_pat
         tampered[-1] ^= 1
         client.publish(health_topic, bytes(tampered), qos=1).wait_for_publish(5)
         client.publish(health_topic, _signed(document, device), qos=1).wait_for_publish(5)
-        offline = _signed({"state": "offline"}, device)
+        # The same heartbeat again, and one signed an hour ago: replays, refused.
+        client.publish(health_topic, _signed(document, device), qos=1).wait_for_publish(5)
+        old = {**document, "at": time.time() - 3600}
+        client.publish(health_topic, _signed(old, device), qos=1).wait_for_publish(5)
+        offline = _signed(_status("offline"), device)
         client.publish(status_topic, offline, qos=1, retain=True).wait_for_publish(5)
 
         def settled() -> bool:
@@ -104,16 +112,23 @@ def test_status_and_health_update_the_device(mosquitto: MosquittoBroker, tmp_pat
             return status is not None and status.state == "offline" and status.health is not None
 
         wait_for(settled, 10, "health and offline status")
-        wait_for(lambda: len(ledger.dead_letters()) >= 4, 10, "refused heartbeats")
+        wait_for(lambda: len(ledger.dead_letters()) >= 6, 10, "refused heartbeats")
         status = ledger.device_status(device.device_id)
         assert status is not None
         assert json.loads(status.health or "") == document
         assert ledger.count_health() == 1
         dead = {d.reason: d for d in ledger.dead_letters() if d.topic == health_topic}
-        assert set(dead) == {"malformed", "unsigned", "device_mismatch", "bad_signature"}
+        assert set(dead) == {
+            "malformed",
+            "unsigned",
+            "device_mismatch",
+            "bad_signature",
+            "timestamp_too_old",
+        }
         assert "health: device" in dead["malformed"].detail
+        assert ledger.dead_letter_counts()["timestamp_too_old"] == 2
         assert status.last_seen is not None
-        assert aggregator.metrics.snapshot()["rejected"] == 4
+        assert aggregator.metrics.snapshot()["rejected"] == 6
     finally:
         aggregator.stop()
         client.loop_stop()
@@ -125,12 +140,12 @@ def test_an_unknown_device_never_appears(mosquitto: MosquittoBroker, tmp_path: P
     aggregator = Aggregator(config)
     aggregator.start()
     try:
-        beat = {"device": stranger.hex, "at": 1.0, "uptime_s": 2.0}
+        beat = {"device": stranger.hex, "at": time.time(), "uptime_s": 2.0}
         publish_all(
             mosquitto.port,
             [
                 (f"fp/v1/{stranger.hex}/health", _signed(beat, stranger)),
-                (f"fp/v1/{stranger.hex}/status", _signed({"state": "online"}, stranger)),
+                (f"fp/v1/{stranger.hex}/status", _signed(_status("online"), stranger)),
                 (f"fp/v1/{stranger.hex}/health", json.dumps(beat).encode()),
             ],
         )
@@ -175,7 +190,9 @@ def test_the_agents_signed_will_is_accepted(mosquitto: MosquittoBroker, tmp_path
         wait_for(lambda: state() == "offline", 10, "the agent's offline status")
         client.connect("127.0.0.1", mosquitto.port)
         client.loop_start()
-        client.publish(topics.status, _signed({"state": "online"}, device), qos=1, retain=True)
+        # The agent's own session comes back (its will was signed at its start).
+        online = _signed(_status("online", link.session), device)
+        client.publish(topics.status, online, qos=1, retain=True)
         wait_for(lambda: state() == "online", 10, "online again")
         client.loop_stop()
         # A connection that dies without DISCONNECT: the broker publishes the agent's will.
@@ -184,6 +201,16 @@ def test_the_agents_signed_will_is_accepted(mosquitto: MosquittoBroker, tmp_path
         sock.close()
         wait_for(lambda: state() == "offline", 10, "the will")
         assert ledger.dead_letters() == []
+        # A copy of an older session's online status, replayed later, is refused.
+        replayed = _signed(_status("online", "earlier", at=time.time() - 600), device)
+        client.reconnect()
+        client.loop_start()
+        client.publish(topics.status, replayed, qos=1).wait_for_publish(5)
+        wait_for(lambda: len(ledger.dead_letters()) == 1, 10, "the replay refused")
+        assert ledger.dead_letters()[0].reason == "timestamp_too_old"
+        assert state() == "offline"
+        client.disconnect()
+        client.loop_stop()
     finally:
         link.stop()
         aggregator.stop()
