@@ -212,7 +212,9 @@ class RetentionConfig(ConfigModel):
         30.0, gt=0, description="Purge health history older than this; none: keep."
     )
     dead_letter_days: float | None = Field(
-        90.0, gt=0, description="Purge dead letters older than this; none: keep."
+        90.0,
+        gt=0,
+        description="Purge dead letters and refused series points older than this; none: keep.",
     )
     interval_s: float = Field(3600.0, gt=0, description="How often the purge runs.")
     chunk: int = Field(10_000, ge=1, description="Rows deleted per statement.")

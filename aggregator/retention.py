@@ -57,6 +57,7 @@ def purge_once(
     if config.dead_letter_days is not None:
         before = now - config.dead_letter_days * DAY_S
         dead_deleted = purge_in_chunks(ledger.purge_dead_letters, before, config.chunk)
+        dead_deleted += purge_in_chunks(ledger.purge_dead_points, before, config.chunk)
     return PurgeResult(series_deleted, health_deleted, dead_deleted)
 
 

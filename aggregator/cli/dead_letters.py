@@ -1,4 +1,5 @@
-"""``fieldproof aggregator dead-letters``: what ingest refused, with its reasons."""
+"""``fieldproof aggregator dead-letters``: what ingest refused, with its reasons, and
+(``--points``) the series points the series store refused for good."""
 
 from __future__ import annotations
 
@@ -12,11 +13,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from aggregator.ledger.models import DeadLetter
+    from aggregator.ledger.models import DeadLetter, DeadPoint
     from aggregator.ledger.sql import SqlLedger
 
 PAGE = 1000
 FIELDS = ("id", "received_at", "topic", "reason", "detail", "device", "seq", "size", "raw")
+POINT_FIELDS = ("id", "at", "report_id", "device", "seq", "measurement", "line", "reason")
 
 
 def register_aggregator(aggregator: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -25,7 +27,12 @@ def register_aggregator(aggregator: argparse._SubParsersAction[argparse.Argument
         help="List or export the messages ingest refused, with their reasons.",
         description="Read the ledger's dead letters (refused reports, malformed status or "
         "health messages): a count per reason, then each letter; --format json or csv "
-        "exports them whole (raw bytes in base64), --reason keeps one reason.",
+        "exports them whole (raw bytes in base64), --reason keeps one reason. --points "
+        "lists the series points the series store refused instead (each with its ledger "
+        "row, device and seq: the report itself stays in the ledger).",
+    )
+    letters.add_argument(
+        "--points", action="store_true", help="the refused series points, not the letters"
     )
     letters.add_argument("--config", type=Path, required=True, help="aggregator.yaml")
     letters.add_argument("--reason", help="only this reason (e.g. bad_signature)")
@@ -67,7 +74,56 @@ def _row(letter: DeadLetter) -> dict[str, Any]:
     }
 
 
+def _points(ledger: SqlLedger, after: int, reason: str | None, limit: int) -> Iterator[DeadPoint]:
+    count = 0
+    while True:
+        page = ledger.dead_points(after_id=after, limit=PAGE)
+        for point in page:
+            if reason is None or reason in point.reason:
+                yield point
+                count += 1
+                if limit and count >= limit:
+                    return
+        if len(page) < PAGE:
+            return
+        after = page[-1].row_id or after
+
+
+def _point_row(point: DeadPoint) -> dict[str, Any]:
+    return {
+        "id": point.row_id,
+        "at": point.at,
+        "report_id": point.report_id,
+        "device": "0x" + point.device_id.hex(),
+        "seq": point.seq,
+        "measurement": point.measurement,
+        "line": point.line,
+        "reason": point.reason,
+    }
+
+
+def _write_points(out: IO[str], fmt: str, ledger: SqlLedger, args: argparse.Namespace) -> None:
+    points = _points(ledger, args.after, args.reason, args.limit)
+    if fmt == "json":
+        json.dump([_point_row(point) for point in points], out, indent=1)
+        out.write("\n")
+    elif fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=POINT_FIELDS)
+        writer.writeheader()
+        writer.writerows(_point_row(point) for point in points)
+    else:
+        out.write(f"{ledger.count_dead_points()} refused series points\n")
+        for point in points:
+            out.write(
+                f"{point.row_id:>8}  row {point.report_id:<8} 0x{point.device_id.hex()[:12]}… "
+                f"seq {point.seq:<8} {point.measurement}: {point.reason}\n"
+            )
+
+
 def _write(out: IO[str], fmt: str, ledger: SqlLedger, args: argparse.Namespace) -> None:
+    if args.points:
+        _write_points(out, fmt, ledger, args)
+        return
     letters = _letters(ledger, args.after, args.reason, args.limit)
     if fmt == "json":
         json.dump([_row(letter) for letter in letters], out, indent=1)

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.ledger import open_ledger
-from aggregator.ledger.models import Batch, DeadLetter
+from aggregator.ledger.models import Batch, DeadLetter, DeadPoint
 from fieldproof.cli import main
 from tests.aggregator.reports import new_device
 from tests.aggregator.runtime import config_dict, write_config
@@ -63,3 +63,26 @@ def test_json_and_csv_exports_carry_every_field(
     rows = list(csv.DictReader(export.open()))
     assert [row["reason"] for row in rows] == ["malformed", "bad_signature", "malformed"]
     assert rows[2]["detail"] == "health: device: Field required"
+
+
+def test_points_lists_what_the_series_store_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _config_with_letters(tmp_path)
+    ledger = open_ledger(f"sqlite:///{tmp_path}/ledger.db")
+    points = [
+        DeadPoint(7, DEVICE, 12, "temp", "temp,device=0x00 v=1 1", "HTTP 400: type conflict", 9.0),
+        DeadPoint(8, DEVICE, 13, "rh", "rh,device=0x00 v=2 1", "HTTP 422: bad timestamp", 9.5),
+    ]
+    assert ledger.set_cursor_with_dead_points("series", 0, 8, points)
+    ledger.close()
+    assert main(["aggregator", "dead-letters", "--config", str(path), "--points"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "2 refused series points"
+    assert "seq 12" in out[1]
+    assert "temp: HTTP 400: type conflict" in out[1]
+    args = ["aggregator", "dead-letters", "--config", str(path), "--points", "--format", "json"]
+    assert main([*args, "--reason", "timestamp"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["seq"], r["measurement"], r["report_id"]) for r in rows] == [(13, "rh", 8)]
+    assert rows[0]["device"] == "0x" + DEVICE.hex()
