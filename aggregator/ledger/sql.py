@@ -325,6 +325,18 @@ class SqlLedger:
             )
             return int(cursor.rowcount)
 
+    def purge_dead_points(self, before: float, chunk: int) -> int:
+        """Delete up to ``chunk`` refused series points recorded before ``before``."""
+        with self._transaction() as cursor:
+            cursor.execute(
+                self._q(
+                    "DELETE FROM series_dead_points WHERE id IN "
+                    "(SELECT id FROM series_dead_points WHERE at < ? ORDER BY id LIMIT ?)"
+                ),
+                (before, chunk),
+            )
+            return int(cursor.rowcount)
+
     # -- reads -----------------------------------------------------------------------
 
     def get_cursor(self, name: str) -> int:
@@ -499,6 +511,19 @@ class SqlLedger:
             sql += " AND seq < ?"
             params.append(before_seq)
         rows = self._fetch(sql + " ORDER BY seq DESC LIMIT ?", [*params, limit])
+        return [ReportHead(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
+
+    def reports_overlapping(
+        self, device_id: bytes, start: float, end: float, *, limit: int = 10_000
+    ) -> list[ReportHead]:
+        """The device's reports whose interval ``[start, end]`` meets the closed range
+        ``[start, end]`` given, by interval start: which report a reading came from."""
+        rows = self._fetch(
+            "SELECT seq, start_time, end_time, received_at FROM reports "
+            "WHERE device = ? AND end_time >= ? AND start_time <= ? ORDER BY start_time, seq "
+            "LIMIT ?",
+            (bytes(device_id), start, end, limit),
+        )
         return [ReportHead(int(r[0]), int(r[1]), int(r[2]), float(r[3])) for r in rows]
 
     # -- anchor state: leader lease --------------------------------------------------

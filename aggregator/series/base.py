@@ -69,6 +69,22 @@ class SeriesStore(Protocol):
         (device :data:`FLEET`), aggregated in the store: a fleet-wide mean over a thousand
         devices never moves every device's buckets out of it."""
 
+    def points(
+        self,
+        name: str,
+        device: str,
+        start: float,
+        end: float,
+        *,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[SeriesPoint]:
+        """One page of the raw points of record name ``name`` from one device in
+        ``[start, end)``, in time order (newest first when asked): ``offset`` points
+        skipped, at most ``limit`` returned. The store cuts the page, so a page of a long
+        series costs what the page holds, not what the range holds."""
+
     def purge(self, before: float, chunk: int) -> int:
         """Delete points older than ``before``; return how many (-1 if unknown)."""
 

@@ -191,6 +191,32 @@ class InfluxSeries:
         out.sort(key=lambda p: p.time)
         return out
 
+    def points(
+        self,
+        name: str,
+        device: str,
+        start: float,
+        end: float,
+        *,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[SeriesPoint]:
+        if limit <= 0:
+            return []
+        measurement, where = self._where(name, (device,), start, end)
+        order = "DESC" if newest_first else "ASC"
+        q = (
+            f'SELECT "value" FROM {_ident(measurement)} WHERE {where} '
+            f"ORDER BY time {order} LIMIT {int(limit)} OFFSET {max(int(offset), 0)}"
+        )
+        return [
+            SeriesPoint(device, int(row[0]) / 1000, float(row[1]))
+            for item in self._query(q)
+            for row in item.get("values") or []
+            if row[1] is not None
+        ]
+
     def purge(self, before: float, chunk: int) -> int:
         # InfluxDB deletes by time range in one statement (shards drop whole); the
         # chunk size applies to row stores only.

@@ -112,6 +112,36 @@ class SqliteSeries:
             rows = self._conn.execute(sql, params).fetchall()
         return [SeriesPoint(FLEET, int(r[0]) / 1000, float(r[1])) for r in rows]
 
+    def points(
+        self,
+        name: str,
+        device: str,
+        start: float,
+        end: float,
+        *,
+        limit: int,
+        offset: int = 0,
+        newest_first: bool = False,
+    ) -> list[SeriesPoint]:
+        measurement, tags = series_key(name)
+        order = "DESC" if newest_first else "ASC"
+        sql = (
+            "SELECT t, value FROM points WHERE measurement = ? AND tags = ? AND device = ? "
+            f"AND t >= ? AND t < ? ORDER BY t {order} LIMIT ? OFFSET ?"
+        )
+        params = (
+            measurement,
+            tags_text(tags),
+            device,
+            round(start * 1000),
+            round(end * 1000),
+            max(limit, 0),
+            max(offset, 0),
+        )
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        return [SeriesPoint(device, int(r[0]) / 1000, float(r[1])) for r in rows]
+
     def purge(self, before: float, chunk: int) -> int:
         with self._lock:
             cursor = self._conn.execute(
