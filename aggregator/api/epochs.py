@@ -18,6 +18,7 @@ from aggregator.anchoring.errors import AnchoringError
 from aggregator.anchoring.state import AnchorState, EpochRecord, EpochStatus
 from aggregator.api.errors import NotFoundError, UnavailableError
 from fieldproof.bundle import EpochBundle, ipfs_uri, read_bundle
+from fieldproof.cid import CidError, matches
 from fieldproof.errors import RewardValueError
 from fieldproof.merkle import StandardMerkleTree
 from fieldproof.rewards.tree import load_tree, owner_leaf
@@ -119,6 +120,25 @@ class EpochIndex:
             if len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return bundle, rewards
+
+    def bundle_bytes(self, record: EpochRecord) -> tuple[str, bytes]:
+        """The epoch's bundle file as stored, checked against its CID (not cached: a CAR
+        is asked for rarely and carries the bytes themselves)."""
+        if record.cid is None:
+            raise NotFoundError(f"epoch {record.epoch} has no bundle (no reports)")
+        if self.bundle_dir is None:
+            raise UnavailableError("the API was started without the bundle directory")
+        try:
+            data = (self.bundle_dir / f"{record.cid}.json").read_bytes()
+        except OSError as exc:
+            raise UnavailableError(f"epoch {record.epoch}: bundle: {exc.strerror}") from exc
+        try:
+            ok = matches(record.cid, data)
+        except CidError as exc:
+            raise UnavailableError(f"epoch {record.epoch}: {exc}") from exc
+        if not ok:
+            raise UnavailableError(f"epoch {record.epoch}: the bundle does not match its CID")
+        return record.cid, data
 
     def proof(
         self, device_id: bytes, seq: int, received_at: float

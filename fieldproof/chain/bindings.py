@@ -11,10 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from eth_typing import HexStr
 from eth_utils.address import to_checksum_address
 from eth_utils.crypto import keccak
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import TransactionNotFound
+from web3.logs import DISCARD
 
 from fieldproof.chain.artifacts import load_artifact
 from fieldproof.chain.errors import ChainError, ChainValueError
@@ -248,6 +251,31 @@ class DataAnchor(Bound):
                 tx_hash="0x" + bytes(log["transactionHash"]).hex(),
             )
         return None
+
+    def anchors_in(self, tx_hash: str) -> list[AnchorRecord]:
+        """The ``Anchored`` events this contract emitted in transaction ``tx_hash``; none
+        when the chain does not know the transaction. One receipt, whatever the chain's
+        age: no log search over a block range that public nodes may refuse."""
+        try:
+            receipt = self.w3.eth.get_transaction_receipt(HexStr(tx_hash))
+        except TransactionNotFound:
+            return []
+        records = []
+        for log in self.contract.events.Anchored().process_receipt(receipt, errors=DISCARD):
+            if to_checksum_address(log["address"]) != self.address:
+                continue  # the same event from another contract proves nothing here
+            args = log["args"]
+            records.append(
+                AnchorRecord(
+                    epoch=int(args["epoch"]),
+                    root=bytes(args["root"]),
+                    count=int(args["count"]),
+                    uri=str(args["uri"]),
+                    block_number=int(log["blockNumber"]),
+                    tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+                )
+            )
+        return records
 
 
 class RewardToken(Bound):

@@ -25,13 +25,25 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "anchored on-chain for that epoch, and that the device was registered at the time. "
         "Give the report and proof as files (--report, --proof), or fetch them from an "
         "aggregator's HTTP API (--device, --seq, --api): the API is not trusted, every "
-        "check runs here against the chain. Prints each step; exits 0 only if all hold.",
+        "check runs here against the chain. Prints each step; exits 0 only if all hold. "
+        "With --export, checks every row of a CSV or Parquet export instead (each carries "
+        "its signed report and proof), prints a summary and the rows that fail, and exits "
+        "0 only if every row holds.",
     )
     verify.add_argument("--report", type=Path, help="report file (COSE_Sign1)")
     verify.add_argument("--proof", type=Path, help="proof file (JSON)")
     verify.add_argument("--device", help="device id (0x + 64 hex digits), with --api")
     verify.add_argument("--seq", type=int, help="sequence number, with --api")
     verify.add_argument("--api", help="aggregator API base URL (http(s)://…)")
+    verify.add_argument(
+        "--export", type=Path, help="a CSV or Parquet export of raw readings with their proofs"
+    )
+    verify.add_argument(
+        "--show",
+        type=int,
+        default=100,
+        help="with --export: failing rows to print (default 100; 0 prints all)",
+    )
     verify.add_argument(
         "--api-key-env",
         default=API_KEY_ENV,
@@ -76,6 +88,10 @@ def _verify(args: argparse.Namespace) -> int:
 
     by_file = args.report is not None or args.proof is not None
     by_api = args.device is not None or args.seq is not None or args.api is not None
+    if args.export is not None:
+        if by_file or by_api:
+            raise FieldproofValueError("verify: --export goes alone, without a single report")
+        return _verify_export(args)
     if by_file == by_api:
         raise FieldproofValueError(
             "verify: give either --report and --proof, or --device, --seq and --api"
@@ -97,3 +113,31 @@ def _verify(args: argparse.Namespace) -> int:
     ok = all_ok(steps)
     print("verified" if ok else "NOT verified")
     return 0 if ok else 1
+
+
+def _verify_export(args: argparse.Namespace) -> int:
+    from fieldproof.chain.backends import connect_deployment
+    from fieldproof.chain.deploy import Deployment
+    from fieldproof.export_rows import read_export
+    from fieldproof.verify_export import CachedChain, ContractExportView, verify_rows
+
+    deployment = Deployment.load(args.deployment)
+    w3 = connect_deployment(args.rpc, deployment)
+    view = ContractExportView(deployment.registry(w3), deployment.anchor(w3))
+    verdict = verify_rows(read_export(args.export), CachedChain(view))
+    epochs = sorted(verdict.epochs)
+    span = f"epochs {epochs[0]}..{epochs[-1]}" if epochs else "no epoch"
+    devices = len(verdict.devices)
+    print(
+        f"{args.export}: {verdict.rows} rows, {verdict.verified} verified, "
+        f"{len(verdict.failures)} failed ({devices} device{'' if devices == 1 else 's'}, {span})"
+    )
+    shown = verdict.failures if args.show <= 0 else verdict.failures[: args.show]
+    for failure in shown:
+        print(f"{FAIL_MARK} {failure.describe()}")
+    if len(shown) < len(verdict.failures):
+        print(f"… and {len(verdict.failures) - len(shown)} more failing rows (--show 0: all)")
+    if verdict.rows == 0:
+        print(f"{FAIL_MARK} the file holds no rows")
+    print(f"{OK_MARK} every row verified" if verdict.ok else "NOT verified")
+    return 0 if verdict.ok else 1

@@ -24,6 +24,7 @@ from aggregator.api.params import (
     parse_duration,
     parse_range,
 )
+from aggregator.api.reading_proofs import ReadingProver
 from aggregator.api.routes.devices import Limit, Offset
 from aggregator.series.base import Aggregate
 from aggregator.series.points import SeriesPoint, series_key
@@ -259,6 +260,9 @@ def traffic(
 @router.get(
     "/export",
     summary="Streamed CSV or Parquet of a series query",
+    description="Raw readings come with what proves each one without this API (columns "
+    "seq, epoch, leaf, proof, root, anchor_tx, report); `fieldproof verify --export FILE` "
+    "checks every row against the chain.",
     response_class=StreamingResponse,
     responses={
         200: {
@@ -276,8 +280,22 @@ def export(
     *,
     query: Series,
     format: Annotated[ExportFormat, Query(description="csv or parquet.")] = "csv",
+    proofs: Annotated[
+        bool | None,
+        Query(
+            description="Carry each reading's signed report, Merkle proof, epoch, root and "
+            "anchoring transaction (default: yes for raw readings; aggregates have none)."
+        ),
+    ] = None,
     context: Ctx,
 ) -> StreamingResponse:
+    if proofs and query.every is not None:
+        raise ParameterError("proofs", "aggregated rows are not readings; drop every/agg")
+    prover = (
+        ReadingProver(context.sources.ledger, context.epoch_index)
+        if query.every is None and proofs is not False
+        else None
+    )
 
     def pages() -> Iterator[list[SeriesPoint]]:
         span = 86_400.0
@@ -292,9 +310,10 @@ def export(
 
     filename = f"{query.metric.replace('/', '_')}.{format}"
     if format == "csv":
-        body, media = csv_chunks(query.metric, pages()), "text/csv"
+        body, media = csv_chunks(query.metric, pages(), prover), "text/csv"
     else:
-        body, media = parquet_chunks(query.metric, pages()), "application/vnd.apache.parquet"
+        body = parquet_chunks(query.metric, pages(), prover)
+        media = "application/vnd.apache.parquet"
     return StreamingResponse(
         body,
         media_type=media,
