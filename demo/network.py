@@ -228,7 +228,7 @@ class DemoNetwork:
 
     def _serve_api(self) -> None:
         """The HTTP API and dashboard over the demo's stores and chain, while it runs."""
-        from aggregator.api import ApiSources, ContractReader
+        from aggregator.api import ApiConfig, ApiSources, ContractReader
         from aggregator.api.app import create_app
         from aggregator.api.devicefile import load_devices
         from aggregator.api.server import ApiServer
@@ -244,7 +244,9 @@ class DemoNetwork:
             chain=ContractReader.from_deployment(self.w3, self.deployment),
             devices=load_devices(self.workdir / "devices.yaml"),
         )
-        self.api = ApiServer(create_app(sources), port=self.options.port)
+        # The demo runs offline: the map draws its markers without tiles.
+        config = ApiConfig.model_validate({"map": {"tile_url": None}})
+        self.api = ApiServer(create_app(sources, config), port=self.options.port)
         self.api.start()
         self.progress(f"dashboard and API at {self.api.url}/ (OpenAPI docs at {self.api.url}/docs)")
 

@@ -23,5 +23,6 @@ def test_configuration_reference_is_current() -> None:
         "`anchoring.rpc`",
         "`rewards.emission`",
         "`api.keys.key`",
+        "`api.map.tile_url`",
     ):
         assert key in rendered

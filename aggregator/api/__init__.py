@@ -1,7 +1,7 @@
 """The HTTP API and dashboard: series, traffic, reports, proofs, epochs, rewards, export."""
 
 from aggregator.api.app import create_app
-from aggregator.api.config import ApiConfig, ApiKeyConfig
+from aggregator.api.config import ApiConfig, ApiKeyConfig, MapConfig
 from aggregator.api.server import ApiServer
 from aggregator.api.sources import ApiSources, ContractReader, DeviceMeta
 
@@ -12,5 +12,6 @@ __all__ = [
     "ApiSources",
     "ContractReader",
     "DeviceMeta",
+    "MapConfig",
     "create_app",
 ]

@@ -21,8 +21,9 @@ from aggregator.api.errors import (
     UnavailableError,
     error_responses,
 )
-from aggregator.api.routes import admin, devices, proofs, series
+from aggregator.api.routes import admin, car, devices, proofs, series
 from aggregator.api.sources import ApiSources
+from aggregator.api.sta import router as sta_router
 from aggregator.errors import AggregatorError, AggregatorValueError
 from aggregator.series.base import SeriesUnavailableError
 from fieldproof import __version__
@@ -147,8 +148,11 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
         )
         return response
 
-    for module in (devices, series, proofs, admin):
+    for module in (devices, series, proofs, car, admin):
         app.include_router(module.router)
+
+    # SensorThings API: same keys and limits; kept out of the OpenAPI document (see sta).
+    app.include_router(sta_router)
 
     context.metrics.gauges = lambda: _gauges(context)
 
@@ -175,6 +179,8 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
             "max_limit": config.max_limit,
             "epochs": sources.anchors is not None,
             "chain": sources.chain is not None,
+            # The dashboard map's base layer: tile_url null means no tiles (offline).
+            "map": config.map.model_dump(),
         }
 
     _mount_docs(app)

@@ -1,10 +1,11 @@
-"""The API's config section: bind address, page sizes, API keys and their rate limits."""
+"""The API's config section: bind address, page sizes, API keys and their rate limits, and
+the dashboard map's tiles."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from fieldproof.config import ConfigModel
 
@@ -15,6 +16,47 @@ class ApiKeyConfig(ConfigModel):
     rate_per_s: float = Field(10.0, gt=0, description="Sustained requests per second.")
     burst: int = Field(20, ge=1, description="Requests allowed at once (bucket size).")
     admin: bool = Field(False, description="May call the /v1/admin endpoints.")
+
+
+OSM_TILE_URL = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
+OSM_ATTRIBUTION = (
+    '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreetMap</a> contributors'
+)
+
+
+class MapConfig(ConfigModel):
+    """The dashboard map's base layer; the device markers are drawn with or without it."""
+
+    tile_url: str | None = Field(
+        OSM_TILE_URL,
+        description="Raster tile URL template with {z}, {x} and {y} (Leaflet's syntax, "
+        "{s} for subdomains); the browser fetches the tiles. Empty or null: offline mode, "
+        "the markers on a plain background and nothing fetched.",
+    )
+    attribution: str = Field(
+        OSM_ATTRIBUTION,
+        description="Credit shown on the map for the tiles (HTML); required with a tile_url.",
+    )
+    max_zoom: int = Field(19, ge=0, le=24, description="Deepest zoom level the tiles serve.")
+
+    @field_validator("tile_url")
+    @classmethod
+    def _tile_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("https://", "http://", "/")):
+            raise ValueError("must be an http(s) URL or a path on this server")
+        missing = [part for part in ("{z}", "{x}", "{y}") if part not in value]
+        if missing:
+            raise ValueError(f"must contain {', '.join(missing)}")
+        return value
+
+    @field_validator("attribution")
+    @classmethod
+    def _attribution(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("tile_url") and not value.strip():
+            raise ValueError("tiles need their attribution")
+        return value
 
 
 class ApiConfig(ConfigModel):
@@ -46,6 +88,10 @@ class ApiConfig(ConfigModel):
     )
     stale_after_s: float = Field(
         300.0, gt=0, description="A device silent for longer than this is shown as stale."
+    )
+    map: MapConfig = Field(
+        default_factory=MapConfig,  # type: ignore[arg-type]
+        description="The dashboard map's base layer (tiles or offline).",
     )
 
     @model_validator(mode="after")

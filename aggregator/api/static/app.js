@@ -1,4 +1,5 @@
-// fieldproof dashboard: plain JavaScript and inline SVG, no external resources.
+// fieldproof dashboard: plain JavaScript, inline SVG charts and the vendored Leaflet map;
+// nothing is fetched from elsewhere unless a map tile URL is configured.
 "use strict";
 
 const SVG = "http://www.w3.org/2000/svg";
@@ -66,93 +67,103 @@ function dataNow() {
 }
 
 // ---------------------------------------------------------------------------- map
-function niceStep(span) {
-  const steps = [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 45, 90];
-  return steps.find((s) => span / s <= 6) || 90;
+// Leaflet draws the map. With a tile URL (from /v1/info) it fetches that base layer;
+// without one (offline mode) the same markers stand on a plain background.
+const STATE_COLOURS = { online: "#16a34a", stale: "#d97706", offline: "#9aa5b1", unknown: "#ffffff" };
+const map = { view: null, layer: null, markers: {}, fitted: null };
+
+// online, stale (its last word was "online" but it has since gone quiet), offline, unknown.
+function deviceState(d) {
+  if (d.online) return "online";
+  if (d.state === "online") return "stale";
+  return d.state === "offline" ? "offline" : "unknown";
+}
+
+function devicePath(device) { return `#/devices/${device}`; }
+
+function createMap() {
+  const view = L.map("map", { zoomSnap: 0.5, worldCopyJump: true });
+  const base = (state.info && state.info.map) || {};
+  if (base.tile_url) {
+    L.tileLayer(base.tile_url, { attribution: base.attribution, maxZoom: base.max_zoom }).addTo(view);
+  } else {
+    $("map").classList.add("offline");
+    view.attributionControl.addAttribution("offline: no base map");
+  }
+  L.control.scale().addTo(view);
+  map.view = view;
+  map.layer = L.layerGroup().addTo(view);
+}
+
+function deviceMarker(d, status) {
+  const marker = L.circleMarker([d.location.lat, d.location.lon], {
+    radius: 8, weight: 2, fillOpacity: 1,
+    color: status === "unknown" ? "#64748b" : "#ffffff",
+    fillColor: STATE_COLOURS[status],
+    className: `device-marker state-${status}`,
+  });
+  marker.bindTooltip(`${deviceLabel(d)} · ${status}`);
+  marker.on("click", () => { location.hash = devicePath(d.device); });
+  marker.addTo(map.layer);
+  marker.getElement().dataset.device = d.device;
+  return marker;
+}
+
+// Markers are kept between refreshes and replaced only when a device moves or changes
+// state, so a click is never lost to a redraw.
+function placeMarkers(placed) {
+  const current = new Set();
+  for (const d of placed) {
+    const status = deviceState(d);
+    const key = `${status}|${d.location.lat}|${d.location.lon}|${deviceLabel(d)}`;
+    current.add(d.device);
+    const old = map.markers[d.device];
+    if (old && old.key === key) continue;
+    if (old) map.layer.removeLayer(old.marker);
+    map.markers[d.device] = { key, marker: deviceMarker(d, status) };
+  }
+  for (const [device, old] of Object.entries(map.markers)) {
+    if (!current.has(device)) { map.layer.removeLayer(old.marker); delete map.markers[device]; }
+  }
+}
+
+// Frame the devices once, and again only when the set of located devices changes, so
+// the refresh does not undo the reader's panning and zooming.
+function frameMap(placed) {
+  const points = placed.map((d) => [d.location.lat, d.location.lon]);
+  const signature = JSON.stringify(points);
+  if (map.fitted === signature) return;
+  map.fitted = signature;
+  if (!points.length) map.view.setView([20, 0], 2);
+  else if (points.length === 1) map.view.setView(points[0], 13);
+  else map.view.fitBounds(points, { padding: [30, 30], maxZoom: 15 });
+}
+
+function renderUnplaced(missing) {
+  const box = $("unplaced");
+  box.hidden = !missing.length;
+  const links = missing.map((d) => el("a", { href: devicePath(d.device), "data-device": d.device }, deviceLabel(d)));
+  box.replaceChildren("Not on the map (no location known): ", ...links.flatMap((a, i) => (i ? [", ", a] : [a])));
 }
 
 function renderMap() {
-  const box = $("map");
-  const width = 800, height = 500, pad = 36;
+  if (!map.view) createMap();
   const placed = state.devices.filter((d) => d.location);
-  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, role: "img" });
-  let lats = placed.map((d) => d.location.lat), lons = placed.map((d) => d.location.lon);
-  if (!placed.length) { lats = [-60, 75]; lons = [-180, 180]; }
-  let [south, north, west, east] = [Math.min(...lats), Math.max(...lats), Math.min(...lons), Math.max(...lons)];
-  // Pad the box and keep the aspect of an equirectangular map scaled at its mid-latitude.
-  const k = Math.cos(((south + north) / 2) * Math.PI / 180) || 1;
-  let spanLat = Math.max(north - south, 0.01) * 1.3, spanLon = Math.max(east - west, 0.01) * 1.3;
-  const aspect = (width - 2 * pad) / (height - 2 * pad);
-  if (spanLon * k / spanLat < aspect) spanLon = spanLat * aspect / k; else spanLat = spanLon * k / aspect;
-  const midLat = (south + north) / 2, midLon = (west + east) / 2;
-  south = midLat - spanLat / 2; north = midLat + spanLat / 2; west = midLon - spanLon / 2; east = midLon + spanLon / 2;
-  const x = (lon) => pad + (lon - west) / (east - west) * (width - 2 * pad);
-  const y = (lat) => pad + (north - lat) / (north - south) * (height - 2 * pad);
-  const step = niceStep(Math.max(spanLat, spanLon));
-  const digits = Math.max(0, -Math.floor(Math.log10(step)));
-  for (let lat = Math.ceil(south / step) * step; lat <= north; lat += step) {
-    svg.append(el("line", { class: "grat", x1: pad, x2: width - pad, y1: y(lat), y2: y(lat) }));
-    svg.append(el("text", { class: "grat-label", x: 4, y: y(lat) + 3 }, `${Math.abs(lat).toFixed(digits)}°${lat < 0 ? "S" : "N"}`));
-  }
-  for (let lon = Math.ceil(west / step) * step; lon <= east; lon += step) {
-    svg.append(el("line", { class: "grat", y1: pad, y2: height - pad, x1: x(lon), x2: x(lon) }));
-    svg.append(el("text", { class: "grat-label", x: x(lon) - 14, y: height - 10 }, `${Math.abs(lon).toFixed(digits)}°${lon < 0 ? "W" : "E"}`));
-  }
-  svg.append(el("rect", { x: pad, y: pad, width: width - 2 * pad, height: height - 2 * pad, fill: "none", stroke: "#b8c7d9" }));
-  // Devices closer than a marker's width would hide each other: fan each such group out
-  // on a small circle around its centre, with a line to where each really stands.
-  const at = {};
-  const groups = [];
-  for (const d of placed) {
-    const px = x(d.location.lon), py = y(d.location.lat);
-    const group = groups.find((g) => Math.hypot(g.x - px, g.y - py) < 14);
-    if (group) group.members.push(d); else groups.push({ x: px, y: py, members: [d] });
-  }
-  for (const group of groups) {
-    const n = group.members.length;
-    group.members.forEach((d, i) => {
-      const angle = -Math.PI / 2 + (2 * Math.PI * i) / n;
-      const r = n > 1 ? 12 + 2 * n : 0;
-      at[d.device] = [group.x + r * Math.cos(angle), group.y + r * Math.sin(angle)];
-    });
-  }
-  // Labels that would still overlap are stacked downwards.
-  const labelAt = {};
-  const taken = [];
-  for (const d of placed.slice().sort((a, b) => at[a.device][1] - at[b.device][1])) {
-    let ly = at[d.device][1] + 4;
-    const lx = at[d.device][0] + 11;
-    while (taken.some(([tx, ty]) => Math.abs(tx - lx) < 110 && Math.abs(ty - ly) < 13)) ly += 13;
-    taken.push([lx, ly]);
-    labelAt[d.device] = [lx, ly];
-  }
-  for (const d of placed) {
-    const g = el("g");
-    const [cx, cy] = at[d.device];
-    if (cx !== x(d.location.lon) || cy !== y(d.location.lat)) {
-      g.append(el("line", { x1: x(d.location.lon), y1: y(d.location.lat), x2: cx, y2: cy, stroke: "#64748b" }));
-      g.append(el("circle", { cx: x(d.location.lon), cy: y(d.location.lat), r: 2, fill: "#64748b" }));
-    }
-    const circle = el("circle", {
-      class: "device" + (d.device === state.selected ? " selected" : ""),
-      "data-device": d.device, cx, cy, r: 8,
-      fill: d.online ? "#16a34a" : "#9aa5b1",
-    });
-    circle.append(el("title", {}, `${deviceLabel(d)}\n${d.device}\n${d.location.lat.toFixed(4)}, ${d.location.lon.toFixed(4)}`));
-    circle.addEventListener("click", () => select(d.device));
-    const [lx, ly] = labelAt[d.device];
-    if (Math.abs(ly - cy - 4) > 1) {
-      g.append(el("line", { x1: cx, y1: cy, x2: lx - 2, y2: ly - 4, stroke: "#cbd5e1" }));
-    }
-    g.append(circle, el("text", { class: "device-label", x: lx, y: ly }, deviceLabel(d)));
-    svg.append(g);
-  }
-  box.replaceChildren(svg);
-  const missing = state.devices.length - placed.length;
-  $("device-count").textContent = `${state.devices.length} known` + (missing ? ` · ${missing} without a location` : "");
+  const missing = state.devices.filter((d) => !d.location);
+  frameMap(placed); // Leaflet draws layers once the map has a view
+  placeMarkers(placed);
+  renderUnplaced(missing);
+  $("device-count").textContent = `${state.devices.length} known` + (missing.length ? ` · ${missing.length} without a location` : "");
 }
 
 // ------------------------------------------------------------------------- health
+const BADGES = { online: "ok", stale: "warn", offline: "off", unknown: "off" };
+
+function stateBadge(d) {
+  const status = deviceState(d);
+  return el("span", { class: `badge ${BADGES[status]}` }, status);
+}
+
 function renderHealth() {
   const body = $("health").querySelector("tbody");
   body.replaceChildren();
@@ -163,10 +174,10 @@ function renderHealth() {
     const fps = h.fps ?? (cameras.length ? cameras.reduce((sum, c) => sum + Number(c.fps), 0) : null);
     const gpu = h.gpu ?? h.gpu_percent ?? h.gpu_load_percent;
     const outbox = h.outbox_depth ?? h.outbox;
-    const badge = d.online ? ["ok", "online"] : d.state === "online" ? ["warn", "stale"] : ["off", d.state];
     const row = el("tr", { "data-device": d.device, class: d.device === state.selected ? "selected" : "" });
-    const name = el("td"); name.append(el("div", {}, deviceLabel(d)), el("div", { class: "muted mono" }, short(d.device)));
-    const stateCell = el("td"); stateCell.append(el("span", { class: `badge ${badge[0]}` }, badge[1]));
+    const name = el("td");
+    name.append(el("a", { href: devicePath(d.device) }, deviceLabel(d)), el("div", { class: "muted mono" }, short(d.device)));
+    const stateCell = el("td"); stateCell.append(stateBadge(d));
     row.append(name, stateCell,
       el("td", { class: "num" }, fps != null ? Number(fps).toFixed(1) : "—"),
       el("td", { class: "num" }, gpu != null ? String(gpu) : "—"),
@@ -341,8 +352,7 @@ async function fillSeqSelect() {
   if (anchored) select.value = String(anchored.seq);
 }
 
-function showSteps(result, title) {
-  const box = $("verify-result");
+function showSteps(box, result, title) {
   box.dataset.ok = String(result.ok);
   const verdict = el("div", { class: `verdict ${result.ok ? "ok" : "bad"}` },
     result.ok ? `✓ ${title}: verified` : `✗ ${title}: verification failed`);
@@ -394,7 +404,7 @@ async function runVerify(tampered) {
   box.replaceChildren(el("div", { class: "muted" }, "Verifying…"));
   try {
     if (!tampered) {
-      showSteps(await api(`/v1/verify/${device}/${seq}`), `seq ${seq}`);
+      showSteps(box, await api(`/v1/verify/${device}/${seq}`), `seq ${seq}`);
       return;
     }
     const [report, proof] = await Promise.all([api(`/v1/reports/${device}/${seq}`), api(`/v1/proofs/${device}/${seq}`)]);
@@ -409,7 +419,7 @@ async function runVerify(tampered) {
       method: "POST", headers: { "Content-Type": "application/json" },
       body: JSON.stringify({ report: cose, proof }),
     });
-    showSteps(result, `tampered copy of seq ${seq}`);
+    showSteps(box, result, `tampered copy of seq ${seq}`);
   } catch (error) {
     box.dataset.ok = "false";
     box.replaceChildren(el("div", { class: "verdict bad" }, `✗ ${error.message}`));
@@ -417,47 +427,225 @@ async function runVerify(tampered) {
 }
 
 // ------------------------------------------------------------------------ rewards
-async function renderRewards() {
-  const owner = $("owner").value.trim();
-  const box = $("rewards");
-  if (!owner) { box.replaceChildren(el("div", { class: "muted" }, "Select a registered device, or enter an owner address.")); return; }
+function rewardTotals(r) {
+  const totals = el("div", { class: "totals" });
+  for (const [label, value] of [["Earned (cumulative)", r.cumulative], ["Claimed", r.claimed], ["Claimable", r.claimable]]) {
+    const t = el("div", { class: "total" }); t.append(el("span", { class: "muted" }, label), el("b", {}, tokens(value))); totals.append(t);
+  }
+  return totals;
+}
+
+function rewardTable(r) {
+  const table = el("table", { class: "table" });
+  table.append(el("thead")); table.tHead.append(el("tr"));
+  for (const h of ["Epoch", "Amount", "Cumulative", "Reward root tx"]) table.tHead.rows[0].append(el("th", {}, h));
+  const body = el("tbody");
+  for (const line of r.epochs.items.slice().reverse()) {
+    const row = el("tr");
+    row.append(el("td", { class: "num" }, String(line.epoch)), el("td", { class: "num" }, tokens(line.amount)),
+      el("td", { class: "num" }, tokens(line.cumulative)), el("td", { class: "mono", title: line.reward_tx || "" }, short(line.reward_tx)));
+    body.append(row);
+  }
+  table.append(body);
+  const scroll = el("div", { class: "scroll" });
+  scroll.append(table);
+  return scroll;
+}
+
+function claimDetails(r) {
+  if (!r.claim) return el("div", { class: "muted" }, "No reward root includes this owner yet.");
+  const details = el("details");
+  details.append(el("summary", {}, `Claim proof (epoch ${r.claim.epoch} root ${short(r.claim.root)})`),
+    el("pre", {}, JSON.stringify({ owner: r.owner, cumulative: r.claim.cumulative, proof: r.claim.proof }, null, 2)));
+  return details;
+}
+
+// An owner's rewards into ``box``: totals, amounts per epoch and the claim proof.
+async function showRewards(box, owner) {
   try {
     const r = await api(`/v1/rewards/${owner}?limit=100`);
-    const totals = el("div", { class: "totals" });
-    for (const [label, value] of [["Earned (cumulative)", r.cumulative], ["Claimed", r.claimed], ["Claimable", r.claimable]]) {
-      const t = el("div", { class: "total" }); t.append(el("span", { class: "muted" }, label), el("b", {}, tokens(value))); totals.append(t);
-    }
-    const table = el("table", { class: "table" });
-    table.append(el("thead")); table.tHead.append(el("tr"));
-    for (const h of ["Epoch", "Amount", "Cumulative", "Reward root tx"]) table.tHead.rows[0].append(el("th", {}, h));
-    const body = el("tbody");
-    for (const line of r.epochs.items.slice().reverse()) {
-      const row = el("tr");
-      row.append(el("td", { class: "num" }, String(line.epoch)), el("td", { class: "num" }, tokens(line.amount)),
-        el("td", { class: "num" }, tokens(line.cumulative)), el("td", { class: "mono", title: line.reward_tx || "" }, short(line.reward_tx)));
-      body.append(row);
-    }
-    table.append(body);
-    const parts = [totals, el("div", { class: "scroll" })];
-    parts[1].append(table);
-    if (r.claim) {
-      const details = el("details");
-      details.append(el("summary", {}, `Claim proof (epoch ${r.claim.epoch} root ${short(r.claim.root)})`),
-        el("pre", {}, JSON.stringify({ owner: r.owner, cumulative: r.claim.cumulative, proof: r.claim.proof }, null, 2)));
-      parts.push(details);
-    } else {
-      parts.push(el("div", { class: "muted" }, "No reward root includes this owner yet."));
-    }
-    box.replaceChildren(...parts);
+    box.replaceChildren(rewardTotals(r), rewardTable(r), claimDetails(r));
   } catch (error) {
     box.replaceChildren(el("div", { class: "verdict bad" }, error.message));
   }
 }
 
+async function renderRewards() {
+  const owner = $("owner").value.trim();
+  const box = $("rewards");
+  if (!owner) { box.replaceChildren(el("div", { class: "muted" }, "Select a registered device, or enter an owner address.")); return; }
+  await showRewards(box, owner);
+}
+
+// -------------------------------------------------------------------- device page
+// One device at #/devices/<id>: identity, health, series, recent reports with their
+// verification, and its owner's rewards.
+const page = { device: null, summary: null };
+
+function fact(list, label, value, attrs = {}) {
+  list.append(el("dt", {}, label));
+  const dd = el("dd", attrs);
+  if (value instanceof Node) dd.append(value); else dd.textContent = value;
+  list.append(dd);
+}
+
+function renderIdentity(d) {
+  $("dev-title").textContent = deviceLabel(d);
+  const list = $("dev-identity");
+  list.replaceChildren();
+  fact(list, "Name", d.name || "—");
+  fact(list, "Device id", d.device, { class: "mono", "data-field": "device" });
+  fact(list, "Owner", d.owner || "not registered on-chain", { class: "mono", "data-field": "owner" });
+  const where = d.location ? `${d.location.lat.toFixed(5)}, ${d.location.lon.toFixed(5)}` : "unknown";
+  fact(list, "Location", where, { "data-field": "location" });
+  fact(list, "State", stateBadge(d), { "data-field": "state" });
+  fact(list, "Last seen", d.last_seen == null ? "never" : `${ago(d.last_seen)} (${fmtTime(d.last_seen)} UTC)`);
+  fact(list, "Last seq", d.last_seq == null ? "—" : String(d.last_seq));
+}
+
+function healthValue(value) {
+  if (value === null || typeof value !== "object") return String(value);
+  return JSON.stringify(value);
+}
+
+function renderDeviceHealth(d) {
+  const list = $("dev-health");
+  list.replaceChildren();
+  $("dev-health-at").textContent = d.health_at == null ? "" : `reported ${ago(d.health_at)}`;
+  const entries = Object.entries(d.health || {});
+  if (!entries.length) list.append(el("dd", { class: "muted" }, "No heartbeat received."));
+  for (const [key, value] of entries) fact(list, key, healthValue(value), { class: "mono" });
+}
+
+function renderReadings(d) {
+  const body = $("dev-readings").querySelector("tbody");
+  body.replaceChildren();
+  $("dev-latest").textContent = d.latest_report ? `seq ${d.latest_report.seq} · ${fmtTime(d.latest_report.start)} UTC` : "";
+  for (const r of d.readings || []) {
+    const row = el("tr");
+    row.append(el("td", { class: "mono" }, r.name), el("td", { class: "num" }, r.value == null ? "—" : String(r.value)),
+      el("td", {}, r.unit || ""));
+    body.append(row);
+  }
+  if (!(d.readings || []).length) emptyRow(body, 3, "No report stored yet.");
+}
+
+async function fillDeviceMetrics(d) {
+  const { metrics } = await api("/v1/catalog");
+  const own = (d.readings || []).filter((r) => typeof r.value === "number").map((r) => r.name);
+  const names = [...new Set([...own, ...metrics])];
+  const select = $("dev-metric");
+  select.replaceChildren(...names.map((m) => el("option", { value: m }, m)));
+  select.value = own.find((m) => m.endsWith("temp")) || own[0] || names[0] || "";
+}
+
+async function renderDeviceSeries() {
+  const d = page.summary, metric = $("dev-metric").value;
+  if (!d || !metric || d.last_seen == null) { drawChart($("dev-chart"), []); return; }
+  const range = Number($("dev-range").value);
+  const end = Math.ceil(d.last_seen / 60) * 60 + 60, start = end - range;
+  const params = new URLSearchParams({ metric, device: d.device, start, end, limit: 10000 });
+  if (range > 3600) { params.set("every", bucketFor(range)); params.set("agg", "mean"); }
+  const data = await api(`/v1/series?${params}`);
+  const points = data.points.map((p) => [p.time, p.value]);
+  drawChart($("dev-chart"), points.length ? [{ label: metric, color: colourOf(0), points }] : []);
+}
+
+async function verifyReport(device, seq) {
+  const box = $("dev-verify-result");
+  box.dataset.ok = "";
+  box.dataset.seq = String(seq);
+  box.replaceChildren(el("div", { class: "muted" }, `Verifying seq ${seq}…`));
+  try {
+    showSteps(box, await api(`/v1/verify/${device}/${seq}`), `seq ${seq}`);
+  } catch (error) {
+    box.dataset.ok = "false";
+    box.replaceChildren(el("div", { class: "verdict bad" }, `✗ seq ${seq}: ${error.message}`));
+  }
+}
+
+async function renderDeviceReports(device) {
+  const data = await api(`/v1/devices/${device}/reports?limit=20`);
+  const body = $("dev-reports").querySelector("tbody");
+  body.replaceChildren();
+  for (const r of data.items) {
+    const button = el("button", { class: "verify", "data-seq": r.seq }, "Verify");
+    button.addEventListener("click", () => verifyReport(device, r.seq));
+    const action = el("td"); action.append(button);
+    const row = el("tr", { "data-seq": r.seq });
+    row.append(el("td", { class: "num" }, String(r.seq)),
+      el("td", {}, `${fmtTime(r.start)}–${fmtClock(r.end)}`),
+      el("td", { title: fmtTime(r.received_at) }, ago(r.received_at)),
+      el("td", { class: "num", title: r.anchored ? "anchored on-chain" : "its epoch is still open" },
+        r.epoch == null ? "open" : String(r.epoch)),
+      action);
+    body.append(row);
+  }
+  if (!data.items.length) emptyRow(body, 5, "No report stored yet.");
+}
+
+async function renderDeviceRewards(d) {
+  const box = $("dev-rewards");
+  if (!d.owner) {
+    box.replaceChildren(el("div", { class: "muted" }, "Not registered on-chain: this device earns no rewards."));
+    return;
+  }
+  box.replaceChildren(el("div", { class: "muted mono" }, `owner ${d.owner}`));
+  const holder = el("div");
+  box.append(holder);
+  await showRewards(holder, d.owner);
+}
+
+async function loadDevicePage(device) {
+  page.device = device;
+  page.summary = null;
+  delete document.body.dataset.device;
+  for (const id of ["dev-identity", "dev-health", "dev-chart", "dev-verify-result", "dev-rewards"]) $(id).replaceChildren();
+  $("dev-reports").querySelector("tbody").replaceChildren();
+  $("dev-title").textContent = short(device);
+  try {
+    const d = await api(`/v1/devices/${device}`);
+    if (page.device !== device) return;
+    page.summary = d;
+    renderIdentity(d); renderDeviceHealth(d); renderReadings(d);
+    await fillDeviceMetrics(d);
+    await Promise.all([renderDeviceSeries(), renderDeviceReports(device), renderDeviceRewards(d), loadDevices()]);
+    showError("");
+    document.body.dataset.device = device;
+  } catch (error) {
+    showError(error.status === 404 ? `No device ${device} is known.` : `Could not load the device: ${error.message}`);
+  }
+}
+
+// The periodic refresh on a device page: state and health only, so a verification
+// shown below stays put.
+async function refreshDevicePage() {
+  if (!page.summary) return;
+  const d = await api(`/v1/devices/${page.device}`);
+  page.summary = d;
+  renderIdentity(d); renderDeviceHealth(d);
+}
+
 // --------------------------------------------------------------------------- flow
+function routeDevice() {
+  const match = location.hash.match(/^#\/devices\/(0x[0-9a-fA-F]{64})$/);
+  return match ? match[1].toLowerCase() : null;
+}
+
+async function showRoute() {
+  const device = routeDevice();
+  $("overview").hidden = Boolean(device);
+  $("device-page").hidden = !device;
+  window.scrollTo(0, 0);
+  if (device) { await loadDevicePage(device); return; }
+  page.device = null;
+  if (map.view) { map.view.invalidateSize(); map.fitted = null; }
+  await refresh();
+}
+
 async function select(device) {
   state.selected = device;
-  renderMap(); renderHealth(); fillDeviceSelect();
+  renderHealth(); fillDeviceSelect();
   await fillSeqSelect().catch((e) => showError(e.message));
   const d = state.devices.find((x) => x.device === device);
   if (d && d.owner) { $("owner").value = d.owner; renderRewards(); }
@@ -468,7 +656,8 @@ async function loadDevices() {
   state.devices = data.items;
   const online = state.devices.filter((d) => d.online).length;
   $("summary").textContent = `${state.devices.length} devices · ${online} online`;
-  renderMap(); renderHealth();
+  // Leaflet measures its box when it draws: the map waits while its page is hidden.
+  if (!$("overview").hidden) { renderMap(); renderHealth(); }
 }
 
 async function loadCatalog() {
@@ -486,20 +675,26 @@ async function loadCatalog() {
   else select.value = environmental.find((m) => m.endsWith("/temp")) || environmental[0] || "";
 }
 
+async function refreshOverview() {
+  await loadDevices();
+  await loadCatalog();
+  await Promise.all([renderEnvironment(), renderTraffic(), renderEpochs()]);
+  document.body.dataset.loaded = "true";
+  if (!state.selected && state.devices.length) {
+    const first = state.devices.find((d) => d.owner) || state.devices[0];
+    await select(first.device);
+  }
+}
+
 async function refresh() {
   if (state.busy) return;
   state.busy = true;
   try {
-    await loadDevices();
-    await loadCatalog();
-    await Promise.all([renderEnvironment(), renderTraffic(), renderEpochs()]);
+    // Where keys are required, /v1/info answers only once a key is entered.
+    if (!state.info.map) state.info = await api("/v1/info");
+    if (routeDevice()) { await loadDevices(); await refreshDevicePage(); } else await refreshOverview();
     showError("");
     $("updated").textContent = `updated ${new Date().toISOString().slice(11, 19)} UTC`;
-    document.body.dataset.loaded = "true";
-    if (!state.selected && state.devices.length) {
-      const first = state.devices.find((d) => d.owner) || state.devices[0];
-      await select(first.device);
-    }
   } catch (error) {
     showError(error.status === 401 ? `${error.message} — enter an API key above.` : `Could not load data: ${error.message}`);
   } finally {
@@ -517,12 +712,14 @@ async function start() {
   $("api-key").value = localStorage.getItem("fieldproof-api-key") || "";
   $("api-key").addEventListener("change", (e) => { localStorage.setItem("fieldproof-api-key", e.target.value.trim()); refresh(); });
   for (const id of ["metric", "range", "agg"]) $(id).addEventListener("change", () => { renderEnvironment(); renderTraffic(); });
+  for (const id of ["dev-metric", "dev-range"]) $(id).addEventListener("change", () => renderDeviceSeries().catch((e) => showError(e.message)));
   $("verify-device").addEventListener("change", () => fillSeqSelect().catch((e) => showError(e.message)));
   $("verify-btn").addEventListener("click", () => runVerify(false));
   $("tamper-btn").addEventListener("click", () => runVerify(true));
   $("owner-btn").addEventListener("click", renderRewards);
+  window.addEventListener("hashchange", showRoute);
   renderRewards();
-  await refresh();
+  await showRoute();
   setInterval(refresh, REFRESH_MS);
 }
 

@@ -50,6 +50,11 @@ def test_valid_config_exits_zero(tmp_path: Path, capsys: pytest.CaptureFixture[s
         (lambda d: d.update(rewards={"emission": -1}), "rewards -> emission"),
         (lambda d: d.update(api={"port": 70000}), "api -> port"),
         (lambda d: d.update(api={"devices": "missing.yaml"}), "api -> devices"),
+        (
+            lambda d: d.update(api={"map": {"tile_url": "tiles/{z}/{x}/{y}"}}),
+            "api -> map -> tile_url",
+        ),
+        (lambda d: d.update(api={"map": {"tiles": "x"}}), "api -> map -> tiles"),
     ],
 )
 def test_invalid_config_exits_one_naming_the_key(

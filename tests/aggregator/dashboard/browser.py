@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from tests.services.ports import require_binary
 
@@ -40,3 +43,20 @@ def chromium(profile: Path) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def count(driver: WebDriver, selector: str) -> int:
+    return int(driver.execute_script(f"return document.querySelectorAll({selector!r}).length"))
+
+
+def wait_for(
+    driver: WebDriver, check: Callable[[WebDriver], object], what: str, timeout: float = 20
+) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = check(driver)
+        if value:
+            return value
+        time.sleep(0.1)
+    page = driver.find_element(By.TAG_NAME, "body").text[:2000]
+    raise AssertionError(f"{what} within {timeout} s; page says: {page}")

@@ -1,49 +1,34 @@
 """The dashboard in a real headless Chromium against a running API: data loads, the map
 shows every device, charts draw points, and "verify" tells a genuine reading from a
-tampered one."""
+tampered one. The map and the device page have their own tests (test_map.py)."""
 
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 
-from aggregator.api import ApiServer, create_app
+from aggregator.api import ApiConfig, ApiServer, MapConfig, create_app
 from tests.aggregator.api.world import KEYS, World
-from tests.aggregator.dashboard.browser import chromium
+from tests.aggregator.dashboard.browser import chromium, count, wait_for
 
 # Set to a directory to keep the screenshots (they go to the test's tmp_path otherwise).
 SCREENSHOT_DIR_ENV = "FIELDPROOF_SCREENSHOT_DIR"
 
 
+# The tests run offline: the map draws its markers without tiles.
+OFFLINE = MapConfig(tile_url=None)
+
+
 @pytest.fixture
 def server(sqlite_world: World) -> Iterator[ApiServer]:
-    api = ApiServer(create_app(sqlite_world.sources))
+    api = ApiServer(create_app(sqlite_world.sources, ApiConfig(map=OFFLINE)))
     api.start()
     yield api
     api.stop()
-
-
-def count(driver: WebDriver, selector: str) -> int:
-    return int(driver.execute_script(f"return document.querySelectorAll({selector!r}).length"))
-
-
-def wait_for(
-    driver: WebDriver, check: Callable[[WebDriver], object], what: str, timeout: float = 20
-) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check(driver)
-        if value:
-            return value
-        time.sleep(0.1)
-    page = driver.find_element(By.TAG_NAME, "body").text[:2000]
-    raise AssertionError(f"{what} within {timeout} s; page says: {page}")
 
 
 def test_dashboard_shows_data_and_verifies(
@@ -59,7 +44,8 @@ def test_dashboard_shows_data_and_verifies(
 
         # Read the page in one script call each: the 5 s refresh redraws these parts.
         dots = driver.execute_script(
-            "return [...document.querySelectorAll('#map circle.device')].map(c => c.dataset.device)"
+            "return [...document.querySelectorAll('#map path.device-marker')]"
+            ".map(c => c.dataset.device)"
         )
         assert sorted(dots) == sorted("0x" + k.device_id.hex() for k in KEYS)
         assert count(driver, "#health tbody tr") == len(KEYS)
@@ -107,10 +93,10 @@ def test_dashboard_shows_data_and_verifies(
 def test_dashboard_asks_for_a_key_when_keys_are_required(
     sqlite_world: World, tmp_path: Path
 ) -> None:
-    from aggregator.api import ApiConfig, ApiKeyConfig
+    from aggregator.api import ApiKeyConfig
 
     secret = "dashboard-key-0123456789"
-    config = ApiConfig(require_keys=True, keys=[ApiKeyConfig(name="lab", key=secret)])
+    config = ApiConfig(require_keys=True, keys=[ApiKeyConfig(name="lab", key=secret)], map=OFFLINE)
     api = ApiServer(create_app(sqlite_world.sources, config))
     api.start()
     try:
@@ -129,7 +115,7 @@ def test_dashboard_asks_for_a_key_when_keys_are_required(
                 lambda d: d.execute_script("return document.body.dataset.loaded"),
                 "data loaded with the key",
             )
-            assert count(driver, "#map circle.device") == len(KEYS)
+            assert count(driver, "#map path.device-marker") == len(KEYS)
             wait_for(driver, lambda d: count(d, "#verify-seq option") > 0, "reports listed")
             driver.find_element(By.ID, "verify-btn").click()
             result = driver.find_element(By.ID, "verify-result")
