@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install what `make test` needs from the system on Debian/Ubuntu: the services the tests
-# start on free ports (Mosquitto, PostgreSQL, InfluxDB 1.x, Chromium and its driver),
+# start on free ports (Mosquitto, PostgreSQL, InfluxDB 1.x, NATS, Chromium and its driver),
 # Node.js/npm (anvil and solcjs come from npm), make and python3-venv.
 # Quick when all is there: nothing is fetched, apt is not touched.
 #   deploy/dev/install-test-services.sh          install what is missing (root or sudo)
@@ -31,6 +31,7 @@ have initdb $(ls -d /usr/lib/postgresql/*/bin/initdb 2>/dev/null) || need postgr
 have influxd /usr/bin/influxd || need influxdb
 have chromium /usr/bin/chromium || need chromium
 have chromedriver /usr/bin/chromedriver || need chromium-driver
+have nats-server /usr/sbin/nats-server /usr/bin/nats-server || need nats-server
 if ! have node; then
     need nodejs
     have npm || need npm
