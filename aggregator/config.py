@@ -14,14 +14,14 @@ from __future__ import annotations
 import os
 import socket
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from aggregator.api.config import ApiConfig
 from fieldproof.chain.errors import ChainValueError
-from fieldproof.config import ConfigModel, load_config
+from fieldproof.config import ConfigModel, load_config, resolve_paths
 from fieldproof.transport.config import TlsConfig, check_tls_matches_url
 from fieldproof.wire import MAX_REPORT_SIZE
 
@@ -394,36 +394,12 @@ def verify_roles_configured(config: AggregatorConfig) -> None:
         raise ValueError("roles: anchoring needs an 'anchoring' section (chain, key, epochs)")
 
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
-
-
 def _resolve_url(url: str, base: Path) -> str:
     prefix = "sqlite:///"
     rest = url[len(prefix) :]
     if not url.startswith(prefix) or rest == ":memory:" or rest.startswith("/"):
         return url
     return f"{prefix}{base / rest}"
-
-
-def _resolve(value: Any, base: Path) -> Any:
-    if isinstance(value, Path):
-        return value if value.is_absolute() else base / value
-    if isinstance(value, BaseModel):
-        return resolve_paths(value, base)
-    if isinstance(value, tuple | list):
-        return type(value)(_resolve(item, base) for item in value)
-    return value
-
-
-def resolve_paths(model: ModelT, base: Path) -> ModelT:
-    """``model`` with every relative file path in it made relative to ``base``."""
-    update = {}
-    for name in type(model).model_fields:
-        value = getattr(model, name)
-        resolved = _resolve(value, base)
-        if resolved is not value:
-            update[name] = resolved
-    return model.model_copy(update=update) if update else model
 
 
 def _resolve_urls(config: AggregatorConfig, base: Path) -> AggregatorConfig:

@@ -1,7 +1,11 @@
 """The agent's config tree: one YAML file (``agent.yaml``), validated at start-up.
 
-Relative paths are relative to the working directory (``/var/lib/fieldproof`` under
-systemd).
+Relative paths never depend on the working directory. The device's state (its key, the
+outbox, remote-config state, installed models, the disk whose use is reported) resolves
+from ``state_dir``; every other path (certificates, replay files, detector models) from
+the folder of the config file. ``state_dir`` itself, when relative, and when absent,
+is that folder: ``device init --dir D`` writes a self-contained ``D``, while a fleet
+bundle, whose config goes to ``/etc/fieldproof``, names ``/var/lib/fieldproof``.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from edge_agent.outbox.config import OutboxConfig
 from edge_agent.remote.config import RemoteConfig, RuntimeSettings
 from edge_agent.sensors.registry import SensorConfig
 from edge_agent.sources.config import CameraConfig
-from fieldproof.config import ConfigModel, load_config
+from fieldproof.config import ConfigModel, load_config, resolve_paths
 
 
 class IdentityConfig(ConfigModel):
@@ -34,6 +38,11 @@ class IdentityConfig(ConfigModel):
 class AgentConfig(ConfigModel):
     """Everything the agent needs, in one tree."""
 
+    state_dir: Path | None = Field(
+        default=None,
+        description="Where relative state paths resolve (identity.key_file, outbox.path, "
+        "remote.state_dir, remote.models_dir, health.disk_path); none: this file's folder.",
+    )
     identity: IdentityConfig = Field(default_factory=IdentityConfig)
     link: LinkConfig = Field(default_factory=LinkConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
@@ -62,5 +71,17 @@ class AgentConfig(ConfigModel):
 
 
 def load_agent_config(path: Path) -> AgentConfig:
-    """Read and validate ``agent.yaml``; a ConfigError names every bad key path."""
-    return load_config(AgentConfig, path)
+    """Read and validate ``agent.yaml``; a ConfigError names every bad key path. Relative
+    paths come back resolved (see the module docstring)."""
+    config = load_config(AgentConfig, path)
+    base = path.resolve().parent
+    state = base if config.state_dir is None else base / config.state_dir
+    config = config.model_copy(
+        update={
+            "identity": resolve_paths(config.identity, state),
+            "outbox": resolve_paths(config.outbox, state),
+            "remote": resolve_paths(config.remote, state),
+            "health": resolve_paths(config.health, state),
+        }
+    )
+    return resolve_paths(config, base)

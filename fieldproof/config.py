@@ -112,3 +112,24 @@ def load_config(model: type[ModelT], path: Path) -> ModelT:
     if data is not None and not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping, got {type(data).__name__}")
     return parse_config(model, data, str(path))
+
+
+def _resolve_path_value(value: Any, base: Path) -> Any:
+    if isinstance(value, Path):
+        return value if value.is_absolute() else base / value
+    if isinstance(value, BaseModel):
+        return resolve_paths(value, base)
+    if isinstance(value, tuple | list):
+        return type(value)(_resolve_path_value(item, base) for item in value)
+    return value
+
+
+def resolve_paths(model: ModelT, base: Path) -> ModelT:
+    """``model`` with every relative file path in it made relative to ``base``."""
+    update = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        resolved = _resolve_path_value(value, base)
+        if resolved is not value:
+            update[name] = resolved
+    return model.model_copy(update=update) if update else model

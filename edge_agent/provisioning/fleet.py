@@ -142,6 +142,8 @@ def provision_fleet(
             key_file_tls="/etc/fieldproof/client.key",
             operator_public_key=operator_public,
             passphrase_file="/run/credentials/fieldproof-agent.service/key-passphrase",
+            # The config is installed in /etc/fieldproof, the key and outbox here.
+            state_dir="/var/lib/fieldproof",
         )
         init_device(directory, passphrase.encode(), values, key)
         passwd_lines.append(password_line(identity.device_id, password))

@@ -18,6 +18,7 @@ class AgentYamlValues:
     key_file_tls: str | None = None
     operator_public_key: str | None = None
     passphrase_file: str | None = None
+    state_dir: str | None = None  # None: the config file's own folder
 
 
 def _opt(value: str | None) -> str:
@@ -38,13 +39,19 @@ def render_agent_yaml(values: AgentYamlValues) -> str:
     password = (
         "null" if values.password_secret is None else f'"${{secret:{values.password_secret}}}"'
     )
+    state = (
+        ""
+        if values.state_dir is None
+        else f"state_dir: {_opt(values.state_dir)}  # key, outbox, state and models live here\n\n"
+    )
     return f"""\
 # fieldproof edge agent, device {values.device_hex}
 # Check it with: fieldproof agent check-config agent.yaml
-# Relative paths are relative to the working directory (/var/lib/fieldproof under systemd).
+# Relative paths: the key, outbox, state and models resolve from state_dir; every other
+# path from this file's folder (never from the working directory).
 # Secrets are never literal here: use ${{env:NAME}} or ${{secret:NAME}} (/run/secrets/NAME).
 
-identity:
+{state}identity:
   key_file: device.key            # encrypted P-256 device key
   passphrase_file: {_opt(values.passphrase_file)}  # null: FIELDPROOF_PASSPHRASE or a prompt
 
@@ -60,7 +67,7 @@ link:
   max_in_flight: 100              # reports published and not yet acknowledged
 
 outbox:
-  path: outbox.sqlite             # every signed report waits here until the broker acks it
+  path: outbox.sqlite             # every signed report waits here until the ledger holds it
   max_bytes: 268435456            # past this the OLDEST reports are dropped (counted in health)
   max_reports: 1000000
 

@@ -67,8 +67,11 @@ def test_fleet_bundle_matches_the_unit(tmp_path: Path) -> None:
     assert config.identity.passphrase_file is not None
     names = {value.split(":", 1)[0] for value in service["LoadCredential"]}
     assert config.identity.passphrase_file.name in names
-    assert service["WorkingDirectory"] == ["/var/lib/fieldproof"]
-    assert str(config.identity.key_file) == "device.key"
+    # The key and outbox live where the unit keeps state, whatever the working directory.
+    assert service["StateDirectory"] == ["fieldproof"]
+    assert config.state_dir == Path("/var/lib/fieldproof")
+    assert config.identity.key_file == Path("/var/lib/fieldproof/device.key")
+    assert config.outbox.path == Path("/var/lib/fieldproof/outbox.sqlite")
 
 
 def test_firstboot_installs_bundle_and_deletes_the_copy(tmp_path: Path) -> None:

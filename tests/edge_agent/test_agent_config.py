@@ -71,3 +71,42 @@ def test_cameras_and_sensors_compose() -> None:
 def test_errors_name_the_key_path(data: dict[str, object], path: str) -> None:
     with pytest.raises(ConfigError, match=path):
         parse_config(AgentConfig, data, "agent.yaml")
+
+
+def test_relative_paths_resolve_from_the_file_not_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "agent.yaml").write_text(
+        "identity: {key_file: device.key}\n"
+        "outbox: {path: data/outbox.sqlite}\n"
+        "sensors: [{name: wx, type: replay, path: weather.csv}]\n"
+    )
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    config = load_agent_config(folder / "agent.yaml")
+    assert config.identity.key_file == folder / "device.key"
+    assert config.outbox.path == folder / "data" / "outbox.sqlite"
+    assert config.health.disk_path == folder
+    assert config.sensors[0].path == folder / "weather.csv"  # type: ignore[union-attr]
+
+
+def test_state_paths_resolve_from_state_dir(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(
+        "state_dir: /var/lib/fieldproof\n"
+        "identity: {key_file: device.key, passphrase_file: /run/credentials/x/pass}\n"
+        "remote: {models_dir: models}\n"
+        "sensors: [{name: wx, type: replay, path: weather.csv}]\n"
+    )
+    config = load_agent_config(path)
+    state = Path("/var/lib/fieldproof")
+    assert config.identity.key_file == state / "device.key"
+    assert config.identity.passphrase_file == Path("/run/credentials/x/pass")
+    assert config.outbox.path == state / "outbox.sqlite"
+    assert config.remote.models_dir == state / "models"
+    assert config.remote.state_dir == state / "state"
+    # Files that come with the config stay beside it.
+    assert config.sensors[0].path == tmp_path / "weather.csv"  # type: ignore[union-attr]

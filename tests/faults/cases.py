@@ -2,7 +2,8 @@
 counts every seq each device allocated against the ledger.
 
 ``recovery_s`` is measured from the moment the fault ends (broker back, aggregator back,
-worker killed, rogue refused) until the ledger holds every seq allocated up to then.
+worker killed, rogue refused) until the ledger holds every seq allocated up to then; for
+three kills in a row, after each restart, and the slowest counts.
 """
 
 from __future__ import annotations
@@ -95,12 +96,14 @@ def verify_worker_killed(network: FaultNetwork, timing: Timing) -> dict[str, Any
 
 def aggregator_sigkill_three_times(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
     aggregator = network.aggregators[0]
+    recoveries = []
     for _ in range(3):
         aggregator.kill()
         time.sleep(0.5)
         aggregator.start()
+        recoveries.append(round(network.recovery(120), 2))
         time.sleep(timing.warm_s)
-    return {"kills": 3}
+    return {"kills": 3, "recovery_each_s": recoveries, "recovery_s": max(recoveries)}
 
 
 def rogue_device(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
@@ -197,7 +200,8 @@ def run_case(
     try:
         time.sleep(timing.warm_s)
         detail = case.fault(network, timing)
-        recovery_s = network.recovery(180)
+        # A fault of several steps measures each; the slowest is the case's figure.
+        recovery_s = max(network.recovery(180), detail.pop("recovery_s", 0.0))
         time.sleep(timing.warm_s)  # keep producing after the recovery
         network.drain(180)
         tallies = network.tally()
