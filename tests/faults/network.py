@@ -295,7 +295,8 @@ class LoadGenerator:
 
     def stop_producing(self) -> None:
         self._stop.set()
-        self._thread.join(10)
+        if self._thread.is_alive():
+            self._thread.join(10)
 
     def drained(self) -> bool:
         return self.outbox.stats().depth == 0
@@ -441,18 +442,31 @@ def start_network(
         AgentProcess(bundle, settings, broker.plain_url) for bundle in bundles[: settings.agents]
     ]
     load = LoadGenerator(bundles[settings.agents], settings, broker.plain_url)
-    for aggregator in aggregators:
-        aggregator.start()
-    # The aggregators migrate the ledger; wait for one to have done it before opening it.
-    wait_for(lambda: _ledger_ready(ledger_url), 60, "the ledger schema")
+    try:
+        for aggregator in aggregators:
+            aggregator.start()
+        # The aggregators migrate the ledger; wait for one to have done it before opening it.
+        wait_for(lambda: _ledger_ready(ledger_url), 60, "the ledger schema")
+    except BaseException:
+        for aggregator in aggregators:
+            aggregator.kill()
+        load.close()
+        broker.stop()
+        raise
     network = FaultNetwork(
         folder, settings, broker, aggregators, agents, load, bundles[-1], passwords
     )
-    for agent in agents:
-        agent.start()
-    load.start()
-    wait_for(lambda: all(count > 0 for count in network.allocated().values()), 60, "first reports")
-    network.recovery(90)
+    try:
+        for agent in agents:
+            agent.start()
+        load.start()
+        wait_for(
+            lambda: all(count > 0 for count in network.allocated().values()), 60, "first reports"
+        )
+        network.recovery(90)
+    except BaseException:
+        network.close()  # nothing of a failed start may outlive it
+        raise
     return network
 
 
