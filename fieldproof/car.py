@@ -13,28 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
-from fieldproof.cid import cid_bytes
+from fieldproof.cid import cid_bytes, varint
 
 CAR_VERSION = 1
 CAR_MEDIA_TYPE = "application/vnd.ipld.car"
 # CBOR tag 42 marks a CID in DAG-CBOR; its bytes start with the identity multibase (0x00).
 _CID_TAG = 42
 _IDENTITY_MULTIBASE = b"\x00"
-
-
-def varint(value: int) -> bytes:
-    """Unsigned LEB128, as multiformats' ``unsigned-varint``."""
-    if value < 0:
-        raise ValueError("varint: negative value")
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
 
 
 def _cbor_head(major: int, length: int) -> bytes:

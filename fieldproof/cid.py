@@ -24,7 +24,10 @@ class CidError(FieldproofError, ValueError):
     """A string is not a CIDv1 of the kind this module makes."""
 
 
-def _varint(value: int) -> bytes:
+def varint(value: int) -> bytes:
+    """Unsigned LEB128, as multiformats' ``unsigned-varint`` (CIDs and CAR sections)."""
+    if value < 0:
+        raise ValueError("varint: negative value")
     out = bytearray()
     while True:
         byte = value & 0x7F
@@ -36,7 +39,7 @@ def _varint(value: int) -> bytes:
             return bytes(out)
 
 
-_PREFIX = _varint(CID_VERSION) + _varint(RAW_CODEC) + _varint(SHA2_256) + _varint(SHA2_256_SIZE)
+_PREFIX = varint(CID_VERSION) + varint(RAW_CODEC) + varint(SHA2_256) + varint(SHA2_256_SIZE)
 
 
 def cid_bytes(data: bytes) -> bytes:

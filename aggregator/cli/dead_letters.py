@@ -8,9 +8,9 @@ import base64
 import csv
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from aggregator.ledger.models import DeadLetter, DeadPoint
@@ -45,19 +45,40 @@ def register_aggregator(aggregator: argparse._SubParsersAction[argparse.Argument
     letters.set_defaults(handler=_dead_letters)
 
 
-def _letters(ledger: SqlLedger, after: int, reason: str | None, limit: int) -> Iterator[DeadLetter]:
+class _Row(Protocol):
+    @property
+    def row_id(self) -> int | None: ...
+
+
+RowT = TypeVar("RowT", bound=_Row)
+
+
+def _paged(
+    fetch: Callable[[int], Sequence[RowT]], after: int, keep: Callable[[RowT], bool], limit: int
+) -> Iterator[RowT]:
+    """Rows of ``fetch(after_id)``, page by page, those ``keep`` accepts, at most ``limit``
+    (0: all)."""
     count = 0
     while True:
-        page = ledger.dead_letters(after_id=after, limit=PAGE)
-        for letter in page:
-            if reason is None or letter.reason == reason:
-                yield letter
+        page = fetch(after)
+        for row in page:
+            if keep(row):
+                yield row
                 count += 1
                 if limit and count >= limit:
                     return
         if len(page) < PAGE:
             return
         after = page[-1].row_id or after
+
+
+def _letters(ledger: SqlLedger, after: int, reason: str | None, limit: int) -> Iterator[DeadLetter]:
+    return _paged(
+        lambda start: ledger.dead_letters(after_id=start, limit=PAGE),
+        after,
+        lambda letter: reason is None or letter.reason == reason,
+        limit,
+    )
 
 
 def _row(letter: DeadLetter) -> dict[str, Any]:
@@ -75,18 +96,12 @@ def _row(letter: DeadLetter) -> dict[str, Any]:
 
 
 def _points(ledger: SqlLedger, after: int, reason: str | None, limit: int) -> Iterator[DeadPoint]:
-    count = 0
-    while True:
-        page = ledger.dead_points(after_id=after, limit=PAGE)
-        for point in page:
-            if reason is None or reason in point.reason:
-                yield point
-                count += 1
-                if limit and count >= limit:
-                    return
-        if len(page) < PAGE:
-            return
-        after = page[-1].row_id or after
+    return _paged(
+        lambda start: ledger.dead_points(after_id=start, limit=PAGE),
+        after,
+        lambda point: reason is None or reason in point.reason,
+        limit,
+    )
 
 
 def _point_row(point: DeadPoint) -> dict[str, Any]:

@@ -105,6 +105,18 @@ def contiguous(ledger: SqlLedger, device_id: bytes) -> int:
         through = further
 
 
+def terminate(process: subprocess.Popen[bytes] | None) -> None:
+    """SIGTERM (a clean stop), SIGKILL if that takes longer than 30 s."""
+    if process is None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(10)
+
+
 class AggregatorProcess:
     """``python -m aggregator run`` on the network's broker, restartable."""
 
@@ -133,14 +145,8 @@ class AggregatorProcess:
             self.process = None
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-            self.process = None
+        terminate(self.process)
+        self.process = None
 
     def workers(self) -> list[int]:
         """Pids of this process's verify workers (its multiprocessing children)."""
@@ -235,14 +241,8 @@ class AgentProcess:
             )
 
     def stop(self) -> None:
-        if self.process is not None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(10)
-            self.process = None
+        terminate(self.process)
+        self.process = None
 
     def allocated(self) -> int:
         return outbox_allocated(self.outbox_path) if self.outbox_path.exists() else 0

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from fieldproof.bundle import build_bundle, encode_bundle
-from fieldproof.car import bundle_car, car_header, encode_car, raw_block, varint
-from fieldproof.cid import cid_v1
+from fieldproof.car import bundle_car, car_header, encode_car, raw_block
+from fieldproof.cid import cid_v1, varint
 from tests.aggregator.anchoring.reports import KEYS, signed
 from tests.fieldproof.ipld_car import read_cars
 
