@@ -78,6 +78,7 @@ class OutboxPump:
         self._due: list[tuple[float, int]] = []
         # seq -> how many times it was sent in this process.
         self._sends: dict[int, int] = {}
+        self._warned_at = float("-inf")
         # Seqs an ack covered while their PUBACK was still outstanding.
         self._settled: set[int] = set()
         self._ledger_queue: queue.SimpleQueue[Ack] = queue.SimpleQueue()
@@ -254,12 +255,15 @@ class OutboxPump:
         due = self._clock() + wait
         self._awaiting[seq] = due
         heapq.heappush(self._due, (due, seq))
-        if sends == 3:
+        # One line a minute at most: an aggregator outage puts every report here at once.
+        if sends >= 3 and due - self._warned_at >= 60.0:
+            self._warned_at = due
             log.warning(
-                "report seq %d sent %d times without an ack; trying again every %.0f s at "
-                "most (an aggregator that refuses it lists it in its dead letters)",
+                "%d reports sent 3 times or more without an ack (seq %d among them); each is "
+                "tried again less often, every %.0f s at most (an aggregator that refuses one "
+                "lists it in its dead letters)",
+                sum(1 for n in self._sends.values() if n >= 3),
                 seq,
-                sends,
                 self.max_resend_interval_s,
             )
         if len(self._due) > 2 * len(self._awaiting) + 1024:
