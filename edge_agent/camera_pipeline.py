@@ -18,13 +18,30 @@ from edge_agent.analytics.intervals import IntervalAggregator, IntervalSummary
 from edge_agent.analytics.lines import LineCounter
 from edge_agent.analytics.tracker import ByteTracker, TrackState
 from edge_agent.analytics.zones import Zone
-from edge_agent.detectors.types import COCO_CLASSES, TRAFFIC_CLASSES, Detector
+from edge_agent.detectors.tiled import TiledDetector, TileLayout
+from edge_agent.detectors.types import COCO_CLASSES, TRAFFIC_CLASSES, Detections, Detector
 from edge_agent.sources.config import CameraConfig
 from edge_agent.sources.events import Frame, Offline, SourceEvent
 from edge_agent.sources.motion import MotionGate
 
 # Line state of tracks the tracker has dropped is pruned this often (processed frames).
 _PRUNE_EVERY = 100
+
+
+def camera_detector(camera: CameraConfig, detector: Detector) -> Detector:
+    """The shared detector as this camera runs it: tiled where its config asks for tiles."""
+    tiling = camera.tiling
+    if not tiling.enabled or tiling.region is None:
+        return detector
+    layout = TileLayout(
+        region=tiling.region,
+        columns=tiling.columns,
+        rows=tiling.rows,
+        overlap=tiling.overlap,
+        full_frame=tiling.full_frame,
+        edge_margin=tiling.edge_margin,
+    )
+    return TiledDetector(detector, layout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +81,7 @@ class PerceptionPipeline:
         origin: float | None = None,
     ) -> None:
         self.camera = camera
-        self.detector = detector
+        self.detector = detector  # wrapped per camera by the setter
         self.class_names = dict(enumerate(class_names))
         self.report_classes = tuple(report_classes)
         self.gate = MotionGate(camera.motion)
@@ -80,6 +97,17 @@ class PerceptionPipeline:
         self._processed = 0
         self._times = dict.fromkeys(("source", "motion", "detect", "track", "count"), 0.0)
         self.last_tracks: list[TrackState] = []
+        self.last_detections = Detections.empty()
+
+    @property
+    def detector(self) -> Detector:
+        """What this camera runs: the shared detector, tiled if the camera asks for it."""
+        return self._detector
+
+    @detector.setter
+    def detector(self, detector: Detector) -> None:
+        # A model swap hands over the new shared detector; the camera's tiling wraps it.
+        self._detector = camera_detector(self.camera, detector)
 
     @property
     def timings(self) -> StageTimings:
@@ -141,6 +169,7 @@ class PerceptionPipeline:
             started = clock()
             detections = self.detector.detect(frame.image)
             detected = clock()
+            self.last_detections = detections
             tracks = self.tracker.update(detections)
             tracked = clock()
             self._times["detect"] += detected - started

@@ -62,6 +62,44 @@ class MotionConfig(ConfigModel):
     )
 
 
+class TilingConfig(ConfigModel):
+    """Far field: tiles over a region where objects are small, in one batched inference call."""
+
+    enabled: bool = Field(default=False, description="Also run the detector on tiles of region.")
+    region: tuple[float, float, float, float] | None = Field(
+        default=None,
+        description="x1, y1, x2, y2 in source pixels; where distant objects appear.",
+    )
+    columns: int = Field(default=2, ge=1, le=8, description="Tiles across the region.")
+    rows: int = Field(default=1, ge=1, le=4, description="Tiles down the region.")
+    overlap: float = Field(
+        default=0.25,
+        ge=0.0,
+        le=0.5,
+        description="Share of a tile its neighbour also covers; objects narrower than it "
+        "are seen whole by one tile.",
+    )
+    full_frame: bool = Field(
+        default=True, description="Run the whole frame in the same batch as the tiles."
+    )
+    edge_margin: float = Field(
+        default=2.0,
+        ge=0.0,
+        description="Pixels: tile boxes this close to a tile edge inside the frame are "
+        "partial views and dropped.",
+    )
+
+    @model_validator(mode="after")
+    def _check_region(self) -> TilingConfig:
+        if self.region is not None:
+            x1, y1, x2, y2 = self.region
+            if not (x2 > x1 >= 0 and y2 > y1 >= 0):
+                raise ValueError(f"tiling region {self.region}: need 0 <= x1 < x2, 0 <= y1 < y2")
+        if self.enabled and self.region is None:
+            raise ValueError("tiling is enabled but has no region")
+        return self
+
+
 class CameraConfig(ConfigModel):
     """One camera: a file, an RTSP/HTTP URL, or a V4L2 device (``/dev/videoN`` or its index)."""
 
@@ -86,6 +124,9 @@ class CameraConfig(ConfigModel):
     lines: tuple[LineConfig, ...] = Field(default=(), description="Counting lines.")
     zones: tuple[ZoneConfig, ...] = Field(default=(), description="Occupancy zones.")
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
+    tiling: TilingConfig = Field(
+        default_factory=TilingConfig, description="Far-field tiles (off unless enabled)."
+    )
 
     @model_validator(mode="after")
     def _check_names(self) -> CameraConfig:

@@ -1,0 +1,166 @@
+"""Perception accuracy on vtest.avi (PETS2009 S2L1 view 1) against its manual person tracks.
+
+Frames 0–399 go through the agent's own camera pipeline (NanoDet-m, tracker,
+counting lines, interval aggregation) with motion gating off, so every frame
+is scored. Printed: detector precision and recall for persons at IoU ≥ 0.5,
+tracker MOTA and IDF1, and per line the counted against the true crossings
+(from the manual tracks through the same counting rule), by direction.
+
+    python bench/accuracy.py --json               # the agent's defaults
+    python bench/accuracy.py --far-field --json   # with the far-field tiles below
+    python bench/accuracy.py --far-field --speed 100 --json   # plus throughput
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from edge_agent.analytics.groundtruth import PERSON, parse_cvml, true_crossings
+from edge_agent.analytics.scoring import LineScore, TrackFrame, score_detections, tracking_scores
+from edge_agent.camera_pipeline import PerceptionPipeline, camera_detector
+from edge_agent.detectors import create_detector
+from edge_agent.sources import CameraConfig, Frame, open_camera
+
+ROOT = Path(__file__).resolve().parents[1]
+VTEST = ROOT / "models" / "vtest.avi"
+TRUTH = Path(
+    os.environ.get(
+        "PETS2009_CVML",
+        ROOT.parent / "shared" / "data" / "pets2009" / "PETS2009-S2L1-frames-0-399.xml",
+    )
+)
+FRAMES = 400
+SIZE = (768, 576)
+# Horizontal lines across the frame, from the near field (y 380, people ~110 px
+# tall) to the upper half (y 180, people ~55 px tall); ground points lie in y 154–409.
+LINE_YS = (380, 340, 300, 260, 220, 180)
+# The far-field setting: two overlapping tiles over the band where people are
+# smallest, batched with the whole frame into one inference call.
+FAR_FIELD: dict[str, Any] = {
+    "enabled": True,
+    "region": [0, 60, 768, 360],
+    "columns": 2,
+    "rows": 1,
+    "overlap": 0.25,
+}
+
+
+def camera(far_field: bool) -> CameraConfig:
+    section: dict[str, Any] = {
+        "name": "vtest",
+        "url": str(VTEST),
+        "interval_s": 3600.0,
+        "reconnect": {"max_attempts": 1},
+        "motion": {"enabled": False},
+        "lines": [{"name": f"y{y}", "start": [0, y], "end": [SIZE[0], y]} for y in LINE_YS],
+    }
+    if far_field:
+        section["tiling"] = FAR_FIELD
+    return CameraConfig.model_validate(section)
+
+
+def accuracy(far_field: bool) -> dict[str, Any]:
+    cfg = camera(far_field)
+    truth = parse_cvml(TRUTH.read_text(), frames=range(FRAMES), clip_to=SIZE)
+    pipeline = PerceptionPipeline(cfg, create_detector("nanodet"), origin=0.0)
+    events = open_camera(cfg, video_time=True).events()
+    track_frames: list[TrackFrame] = []
+    counted: dict[str, dict[str, int]] = {line.name: {"in": 0, "out": 0} for line in cfg.lines}
+    summaries = []
+    detected: list[npt.NDArray[np.float32]] = []
+    for index, event in zip(range(FRAMES), events, strict=False):
+        summaries += pipeline.process(event)
+        found = pipeline.last_detections
+        detected.append(found.boxes[found.class_ids == PERSON])
+        objects = truth.get(index, ())
+        tracks = [t for t in pipeline.last_tracks if t.class_id == PERSON]
+        track_frames.append(
+            TrackFrame(
+                truth_ids=tuple(o.track_id for o in objects),
+                truth_boxes=np.array([o.box for o in objects], dtype=np.float64).reshape(-1, 4),
+                track_ids=tuple(t.track_id for t in tracks),
+                track_boxes=np.array([t.box for t in tracks], dtype=np.float64).reshape(-1, 4),
+            )
+        )
+    last = pipeline.finish()
+    if last is not None:
+        summaries.append(last)
+    for summary in summaries:
+        for line, cls, direction, n in summary.counts:
+            if cls == "person":
+                counted[line][direction] += n
+    detections = score_detections(
+        (frame.truth_boxes, boxes) for frame, boxes in zip(track_frames, detected, strict=True)
+    )
+    tracking = tracking_scores(track_frames)
+    true = true_crossings(truth, cfg.lines)
+    return {
+        "frames": len(track_frames),
+        "precision": round(detections.precision, 4),
+        "recall": round(detections.recall, 4),
+        "mota": round(tracking["mota"], 4),
+        "idf1": round(tracking["idf1"], 4),
+        "lines": {
+            name: LineScore(true=true[name], counted=counted[name]).as_dict()  # type: ignore[arg-type]
+            for name in true
+        },
+    }
+
+
+def speed(far_field: bool, frames: int, rounds: int) -> dict[str, Any]:
+    """Model-only (the inference call on prepared input) against the whole pipeline."""
+    cfg = camera(far_field)
+    detector = create_detector("nanodet")
+    staged: Any = camera_detector(cfg, detector)  # the detector, or its tiled wrapper
+    events = open_camera(cfg, video_time=True).events()
+    images = [e.image for e, _ in zip(events, range(frames), strict=False) if isinstance(e, Frame)]
+    prepared = [staged.prepare(image) for image in images]
+    model_fps, pipeline_fps = [], []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for item in prepared:
+            staged.infer(item)
+        model_fps.append(len(prepared) / (time.perf_counter() - started))
+        pipeline = PerceptionPipeline(cfg, detector, origin=0.0)
+        events = open_camera(cfg, video_time=True).events()
+        started = time.perf_counter()
+        for event, _ in zip(events, range(frames), strict=False):
+            pipeline.process(event)
+        pipeline_fps.append(frames / (time.perf_counter() - started))
+    ratios = [p / m for p, m in zip(pipeline_fps, model_fps, strict=True)]
+    return {
+        "model_only_fps": round(float(np.median(model_fps)), 2),
+        "pipeline_fps": round(float(np.median(pipeline_fps)), 2),
+        "pipeline_vs_model_only": round(float(np.median(ratios)), 3),
+        "load_average": round(os.getloadavg()[0], 2),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--far-field", action="store_true", help="tile the far field")
+    parser.add_argument("--speed", type=int, default=0, metavar="N", help="also time N frames")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    result = accuracy(args.far_field)
+    if args.speed:
+        result["speed"] = speed(args.far_field, args.speed, args.rounds)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
