@@ -20,6 +20,7 @@ from pathlib import Path
 
 from edge_agent.inference.errors import InferenceError
 from edge_agent.inference.runner import OnnxRunner, default_cache_root
+from fieldproof.cid import varint  # protobuf's varint is the same LEB128
 
 Field = tuple[int, int, bytes]
 """Field number, wire type and payload (a length-delimited field without its length)."""
@@ -36,7 +37,7 @@ _INT64 = 7
 BATCH_DIM = "batch"
 
 
-def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+def _readvarint(data: bytes, pos: int) -> tuple[int, int]:
     value, shift = 0, 0
     while True:
         if pos >= len(data):
@@ -49,34 +50,22 @@ def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
-def _varint(value: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(byte | 0x80)
-        else:
-            out.append(byte)
-            return bytes(out)
-
-
 def parse(data: bytes) -> list[Field]:
     """Top-level fields of one protobuf message, in order."""
     fields: list[Field] = []
     pos = 0
     while pos < len(data):
-        key, pos = _read_varint(data, pos)
+        key, pos = _readvarint(data, pos)
         number, wire = key >> 3, key & 7
         start = pos
         if wire == 0:
-            _, pos = _read_varint(data, pos)
+            _, pos = _readvarint(data, pos)
         elif wire == 1:
             pos += 8
         elif wire == 5:
             pos += 4
         elif wire == 2:
-            length, start = _read_varint(data, pos)
+            length, start = _readvarint(data, pos)
             pos = start + length
         else:
             raise InferenceError(f"unsupported protobuf wire type {wire}")
@@ -89,9 +78,9 @@ def parse(data: bytes) -> list[Field]:
 def serialize(fields: Sequence[Field]) -> bytes:
     parts = []
     for number, wire, payload in fields:
-        parts.append(_varint(number << 3 | wire))
+        parts.append(varint(number << 3 | wire))
         if wire == 2:
-            parts.append(_varint(len(payload)))
+            parts.append(varint(len(payload)))
         parts.append(payload)
     return b"".join(parts)
 
