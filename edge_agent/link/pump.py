@@ -79,6 +79,7 @@ class OutboxPump:
         # seq -> how many times it was sent in this process.
         self._sends: dict[int, int] = {}
         self._warned_at = float("-inf")
+        self._restart_clocks = False
         # Seqs an ack covered while their PUBACK was still outstanding.
         self._settled: set[int] = set()
         self._ledger_queue: queue.SimpleQueue[Ack] = queue.SimpleQueue()
@@ -119,6 +120,9 @@ class OutboxPump:
     def on_connect(self) -> None:
         # Reports the broker refused are tried again once per connection, never in a loop.
         self._retry_refused = True
+        # Acks published while this device was away may be lost with the old connection:
+        # whatever still waits for one is due again one ack timeout from now.
+        self._restart_clocks = True
         self._wake.set()
 
     def notify(self) -> None:
@@ -179,6 +183,9 @@ class OutboxPump:
         self._drain_acks()
         self._drain_ledger_acks()
         if self.link.connected:
+            if self._restart_clocks:
+                self._restart_clocks = False
+                self._restart_ack_clocks()
             self._resend_expired()
             self._fill_window()
         if (
@@ -269,6 +276,14 @@ class OutboxPump:
         if len(self._due) > 2 * len(self._awaiting) + 1024:
             self._due = [(when, s) for s, when in self._awaiting.items()]
             heapq.heapify(self._due)
+
+    def _restart_ack_clocks(self) -> None:
+        due = self._clock() + self.ack_timeout_s
+        for seq in self._awaiting:
+            self._awaiting[seq] = due
+            self._sends[seq] = 1
+        self._due = [(due, seq) for seq in self._awaiting]
+        heapq.heapify(self._due)
 
     def _resend_expired(self) -> None:
         # The broker took these but no ack came: it may have lost them, so send again.

@@ -1,5 +1,10 @@
-"""A small real network for fault cases: the shipped Mosquitto config with a provisioned
-fleet, aggregator processes, agent processes replaying weather, and a load generator.
+"""A small real network for fault cases: a broker from its shipped config with a
+provisioned fleet, aggregator processes, agent processes replaying weather, and a load
+generator.
+
+The broker is pluggable (:class:`Transport`): the shipped Mosquitto by default, or any
+transport that gives the agents' link keys and the aggregators' config sections (the
+NATS cluster in ``tests/nats/``).
 
 Everything runs on loopback from the real binaries and entry points; a case breaks one
 part (kill, stop, restart) and the ledger is then checked against what every device
@@ -16,11 +21,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import yaml
 
@@ -30,7 +35,12 @@ from demo.devices import WEATHER, WEATHER_COLUMNS
 from edge_agent.link.config import LinkConfig
 from edge_agent.link.session import ReportLink
 from edge_agent.outbox import Outbox, OutboxConfig
-from edge_agent.provisioning.fleet import ALLOWLIST_NAME, DeviceBundle, provision_fleet
+from edge_agent.provisioning.fleet import (
+    ALLOWLIST_NAME,
+    DeviceBundle,
+    FleetResult,
+    provision_fleet,
+)
 from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey, load_key, parse_device_id
 from fieldproof.protocol import DeviceTopics
@@ -38,6 +48,32 @@ from fieldproof.wire import Record, Report, sign_report
 from tests.deploy.broker import ProductionBroker, production_broker
 
 REPO = Path(__file__).resolve().parents[2]
+
+
+class Broker(Protocol):
+    def stop(self) -> None: ...
+
+
+B = TypeVar("B", bound=Broker)
+
+
+@dataclass(frozen=True)
+class Transport(Generic[B]):
+    """A started broker and how to reach it: ``link`` holds the agents' link keys (url,
+    protocol), ``ingest`` the aggregators' config sections (``mqtt`` url, ``nats`` …)."""
+
+    broker: B
+    link: Mapping[str, Any]
+    ingest: Mapping[str, Mapping[str, Any]]
+
+
+TransportFactory = Callable[[Path, FleetResult], Transport[B]]
+
+
+def shipped_mosquitto(folder: Path, fleet: FleetResult) -> Transport[ProductionBroker]:
+    """deploy/mosquitto's config with the fleet's logins; everyone on its plain listener."""
+    broker = production_broker(folder, fleet.broker_dir)
+    return Transport(broker, {"url": broker.plain_url}, {"mqtt": {"url": broker.plain_url}})
 
 
 @dataclass(frozen=True)
@@ -169,10 +205,12 @@ class AggregatorProcess:
 class AgentProcess:
     """``fieldproof agent run`` for one provisioned device, replaying weather."""
 
-    def __init__(self, bundle: DeviceBundle, settings: NetworkSettings, broker_url: str) -> None:
+    def __init__(
+        self, bundle: DeviceBundle, settings: NetworkSettings, link: Mapping[str, Any]
+    ) -> None:
         self.bundle = bundle
         self.settings = settings
-        self.broker_url = broker_url
+        self.link = link
         self.directory = bundle.directory
         self.outbox_path = self.directory / "outbox.sqlite"
         self.log_path = self.directory / "agent.log"
@@ -200,7 +238,7 @@ class AgentProcess:
                 "passphrase_file": str(directory / "secrets" / "key-passphrase"),
             },
             "link": {
-                "url": self.broker_url,
+                **self.link,
                 "username": self.bundle.identity.device_id,
                 "password": "${env:FIELDPROOF_TEST_MQTT_PASSWORD}",
                 "reconnect_initial_s": 0.1,
@@ -252,7 +290,9 @@ class LoadGenerator:
     """A device that signs reports at a fixed rate into its outbox and sends them over
     the agent's link (end-to-end acknowledgement, resends) from this process."""
 
-    def __init__(self, bundle: DeviceBundle, settings: NetworkSettings, broker_url: str) -> None:
+    def __init__(
+        self, bundle: DeviceBundle, settings: NetworkSettings, link: Mapping[str, Any]
+    ) -> None:
         directory = bundle.directory
         passphrase = (directory / "secrets" / "key-passphrase").read_bytes()
         self.key: DeviceKey = load_key(directory / "device.key", passphrase)
@@ -261,7 +301,7 @@ class LoadGenerator:
         config = parse_config(
             LinkConfig,
             {
-                "url": broker_url,
+                **link,
                 "username": bundle.identity.device_id,
                 "password": (directory / "secrets" / "mqtt-password").read_text(),
                 "reconnect_initial_s": 0.1,
@@ -311,12 +351,12 @@ class LoadGenerator:
 
 
 @dataclass
-class FaultNetwork:
+class FaultNetwork(Generic[B]):
     """The broker, aggregators, agents and load generator of one fault case."""
 
     folder: Path
     settings: NetworkSettings
-    broker: ProductionBroker
+    broker: B
     aggregators: list[AggregatorProcess]
     agents: list[AgentProcess]
     load: LoadGenerator
@@ -360,7 +400,17 @@ class FaultNetwork:
         for agent in self.agents:
             agent.start(produce=False)
         final = self.allocated()
-        wait_for(lambda: self.holds(final) and self.load.drained(), timeout, "every outbox")
+        try:
+            wait_for(lambda: self.holds(final) and self.load.drained(), timeout, "every outbox")
+        except AssertionError as exc:
+            state = {
+                "0x" + device.hex()[:8]: (count, contiguous(self.ledger, device))
+                for device, count in final.items()
+            }
+            raise AssertionError(
+                f"{exc}; (allocated, stored through) by device: {state}; "
+                f"load generator {self.load.link.pump_stats()}"
+            ) from exc
 
     def tally(self) -> dict[bytes, Tally]:
         out = {}
@@ -388,15 +438,16 @@ class FaultNetwork:
 
 def aggregator_config(
     network_folder: Path,
-    broker: ProductionBroker,
+    ingest: Mapping[str, Mapping[str, Any]],
     settings: NetworkSettings,
     client_id: str,
     ledger_url: str,
 ) -> dict[str, Any]:
     return {
+        **ingest,
         "roles": ["ingest"],
         "mqtt": {
-            "url": broker.plain_url,
+            **ingest.get("mqtt", {}),
             "client_id": client_id,
             "username": "aggregator",
             "password": "${env:FIELDPROOF_TEST_AGGREGATOR_PASSWORD}",
@@ -419,11 +470,22 @@ def aggregator_config(
 
 def start_network(
     folder: Path, settings: NetworkSettings, aggregator_ids: Sequence[str] = ("fp-aggregator-a",)
-) -> FaultNetwork:
-    """Provision a fleet, start the shipped broker, the aggregators, the agents and the
-    load generator; returns once the first reports of every device are in the ledger."""
+) -> FaultNetwork[ProductionBroker]:
+    """:func:`start_network_on` the shipped Mosquitto."""
+    return start_network_on(folder, settings, shipped_mosquitto, aggregator_ids)
+
+
+def start_network_on(
+    folder: Path,
+    settings: NetworkSettings,
+    transport_factory: TransportFactory[B],
+    aggregator_ids: Sequence[str] = ("fp-aggregator-a",),
+) -> FaultNetwork[B]:
+    """Provision a fleet, start its broker, the aggregators, the agents and the load
+    generator; returns once the first reports of every device are in the ledger."""
     fleet = provision_fleet(settings.agents + 2, folder / "fleet", broker_hosts=("127.0.0.1",))
-    broker = production_broker(folder, fleet.broker_dir)
+    transport = transport_factory(folder, fleet)
+    broker = transport.broker
     passwords = json.loads((fleet.operator_dir / "service-passwords.json").read_text())
     ledger_url = settings.ledger_url or f"sqlite:///{folder}/ledger.db"
     env = {
@@ -433,15 +495,17 @@ def start_network(
     }
     aggregators = [
         AggregatorProcess(
-            folder, aggregator_config(folder, broker, settings, client_id, ledger_url), env
+            folder,
+            aggregator_config(folder, transport.ingest, settings, client_id, ledger_url),
+            env,
         )
         for client_id in aggregator_ids
     ]
     bundles = list(fleet.devices)
     agents = [
-        AgentProcess(bundle, settings, broker.plain_url) for bundle in bundles[: settings.agents]
+        AgentProcess(bundle, settings, transport.link) for bundle in bundles[: settings.agents]
     ]
-    load = LoadGenerator(bundles[settings.agents], settings, broker.plain_url)
+    load = LoadGenerator(bundles[settings.agents], settings, transport.link)
     try:
         for aggregator in aggregators:
             aggregator.start()

@@ -244,3 +244,30 @@ def test_a_report_never_acked_is_tried_less_and_less_often(tmp_path: Path) -> No
         assert pump.stats().backing_off == 0
     finally:
         pump.stop()
+
+
+def test_a_reconnect_makes_waiting_reports_due_one_ack_timeout_later(tmp_path: Path) -> None:
+    now = [1000.0]
+    _outbox, link, pump = _ledger_setup(tmp_path, count=1, clock=lambda: now[0])
+    pump.ack_timeout_s = 5.0
+    pump.start()
+    try:
+        for sends in range(1, 5):  # tried at 0, 5, 15 and 35 s: the next wait is 40 s
+            _wait(lambda n=sends: len(link.sent) == n)  # type: ignore[misc]
+            pump.on_ack(link.sent[-1][0], True)
+            _wait(lambda: pump.stats().awaiting_ack == 1)
+            if sends < 4:
+                now[0] += 5.0 * 2 ** (sends - 1)
+                pump.notify()
+        # The ack of the last try may have been lost with the connection.
+        last_try = now[0]
+        pump.on_connect()
+        while len(link.sent) == 4 and now[0] - last_try < 60:
+            now[0] += 1.0
+            pump.notify()
+            time.sleep(0.05)
+        assert len(link.sent) == 5
+        # Sent again about one ack timeout after the reconnect, not 40 s after the last try.
+        assert now[0] - last_try <= 7.0
+    finally:
+        pump.stop()
