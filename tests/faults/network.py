@@ -84,6 +84,9 @@ class NetworkSettings:
     report_interval_s: float = 0.25
     load_per_s: float = 40.0
     ack_timeout_s: float = 2.0
+    # The devices' resend backoff stops doubling here (an hour in production): a resend
+    # that a shared subscription hands to a dead aggregator's session comes back soon.
+    max_resend_interval_s: float = 8.0
     session_expiry_s: int = 7 * 86400
     verify_workers: int = 0
     ledger_url: str | None = None  # None: SQLite in the network's folder
@@ -244,6 +247,7 @@ class AgentProcess:
                 "reconnect_initial_s": 0.1,
                 "reconnect_max_s": 1.0,
                 "ack_timeout_s": self.settings.ack_timeout_s,
+                "max_resend_interval_s": self.settings.max_resend_interval_s,
             },
             "outbox": {"path": str(self.outbox_path)},
             "health": {"interval_s": 2.0, "metrics_port": 0, "disk_path": str(directory)},
@@ -307,6 +311,7 @@ class LoadGenerator:
                 "reconnect_initial_s": 0.1,
                 "reconnect_max_s": 1.0,
                 "ack_timeout_s": settings.ack_timeout_s,
+                "max_resend_interval_s": settings.max_resend_interval_s,
             },
         )
         self.outbox = Outbox(OutboxConfig(path=directory / "load-outbox.sqlite"))
