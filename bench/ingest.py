@@ -1,4 +1,5 @@
-"""Aggregator ingest throughput against the raw paho receive rate, on one Mosquitto.
+"""Aggregator ingest throughput against the raw paho receive rate, on one Mosquitto, and
+against the raw JetStream consume rate, on a three-node NATS cluster.
 
 Every phase uses the same broker and the same pre-signed reports. The reports are first
 queued by the broker for the phase's (persistent, shared-subscription) session while the
@@ -18,13 +19,21 @@ projection runs in its own process, not during the measurement), ``sqlite_inline
 aggregator processes in one shared-subscription group on one PostgreSQL). Batch size
 and receive window are the config defaults.
 
-Usage: ``python bench/ingest.py [--json] [--reports N]``. Needs mosquitto and postgresql
-(Debian packages) and ``psutil`` (the ``bench`` extra).
+NATS phases, on a three-node cluster from ``deploy/nats/nats-server.conf`` (replicas 3,
+file storage) on the same machine: the reports are published into the stream while no
+consumer pulls, then ``nats_raw`` (a nats-py pull consumer that acknowledges and counts,
+the baseline), ``nats_postgres`` and ``nats_two_process`` (one and two aggregator
+processes on the durable consumer, ``verify_workers: 0``, PostgreSQL: the same as
+``postgres`` and ``two_process`` on Mosquitto) drain them.
+
+Usage: ``python bench/ingest.py [--json] [--reports N]``. Needs mosquitto, postgresql and
+nats-server (Debian packages) and ``psutil`` (the ``bench`` extra).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import pickle
@@ -111,6 +120,44 @@ def _raw_subscribe(port: int, group: str, client_id: str, expect: int, out: Path
     out.write_text(json.dumps({"n": state["n"], "seconds": state["last"] - state["first"]}))
 
 
+async def _js_load(servers: list[str], payload_file: Path) -> None:
+    """Publish the pre-signed reports into the stream, each acknowledged by it."""
+    import asyncio
+
+    import nats
+
+    messages: list[tuple[str, bytes]] = pickle.loads(payload_file.read_bytes())
+    nc = await nats.connect(servers, user="test", password="test")
+    js = nc.jetstream(timeout=30)
+    for start in range(0, len(messages), 500):
+        chunk = messages[start : start + 500]
+        await asyncio.gather(*(js.publish(t.replace("/", "."), p) for t, p in chunk))
+    await nc.close()
+
+
+async def _js_raw(servers: list[str], stream: str, expect: int, out: Path) -> None:
+    """Baseline: pull from the durable consumer, acknowledge each message, count."""
+    import nats
+    from nats.errors import TimeoutError as NatsTimeout
+
+    nc = await nats.connect(servers, user="test", password="test")
+    sub = await nc.jetstream().pull_subscribe_bind("aggregators", stream)
+    n, first, last = 0, 0.0, 0.0
+    deadline = time.monotonic() + 300
+    while n < expect and time.monotonic() < deadline:
+        try:
+            batch = await sub.fetch(500, timeout=1)
+        except NatsTimeout:
+            continue
+        for message in batch:
+            await message.ack()
+        now = time.perf_counter()
+        first = first or now
+        n, last = n + len(batch), now
+    await nc.close()
+    out.write_text(json.dumps({"n": n, "seconds": last - first}))
+
+
 # -- orchestration ----------------------------------------------------------------------
 
 
@@ -164,6 +211,8 @@ class Bench:
         self.worker_cpu: dict[str, float] = {}
         self._startup_cpu = 0.0
         self._startup_worker_cpu = 0.0
+        self.cluster: Any = None
+        self._nats_phase = False
 
     def _sign(self) -> list[Any]:
         from fieldproof.identity import DeviceKey
@@ -200,14 +249,76 @@ class Bench:
 
     def _load(self, phase: str) -> None:
         """Publish every report into the broker's queue for the phase's sessions."""
-        publisher = self._child("--child-publish", str(self.broker.port), str(self.payload_file))
+        if self._nats_phase:
+            servers = ",".join(self.cluster.servers)
+            publisher = self._child("--child-js-load", servers, str(self.payload_file))
+        else:
+            port = str(self.broker.port)
+            publisher = self._child("--child-publish", port, str(self.payload_file))
         self.loadgen_cpu[phase] = _rusage_cpu(publisher)
         if publisher.returncode != 0:
             raise SystemExit(f"load generator failed in phase {phase}")
 
     def _broker_cpu(self) -> float:
+        if self._nats_phase:
+            import psutil
+
+            total = 0.0
+            for node in self.cluster.nodes:
+                times = psutil.Process(node.process.pid).cpu_times()
+                total += times.user + times.system
+            return total
         times = self.broker_ps.cpu_times()
         return float(times.user + times.system)
+
+    def start_nats(self) -> None:
+        from tests.services.nats import start_cluster
+
+        self.cluster = start_cluster(self.work)
+        self._nats_phase = True
+
+    def fresh_stream(self) -> None:
+        """Drop the stream (and its consumer): the next aggregator creates them anew."""
+        import asyncio
+
+        import nats
+        from nats.js.errors import NotFoundError
+
+        async def drop() -> None:
+            nc = await nats.connect(self.cluster.servers, user="test", password="test")
+            with contextlib.suppress(NotFoundError):
+                await nc.jetstream().delete_stream("FIELDPROOF")
+            await nc.close()
+
+        asyncio.run(drop())
+
+    def nats_raw(self) -> float:
+        import asyncio
+
+        import nats
+
+        from aggregator.config import NatsConfig
+        from aggregator.ingest.nats_consumer import consumer_config, stream_config
+
+        async def create() -> None:
+            nc = await nats.connect(self.cluster.servers, user="test", password="test")
+            js = nc.jetstream()
+            await js.add_stream(stream_config(NatsConfig.model_validate({})))
+            await js.add_consumer("FIELDPROOF", consumer_config(NatsConfig.model_validate({})))
+            await nc.close()
+
+        self.fresh_stream()
+        asyncio.run(create())
+        self._load("nats_raw")
+        out = self.work / "nats-raw.json"
+        before = self._broker_cpu()
+        args = (",".join(self.cluster.servers), str(self.reports), str(out))
+        self.consumer_cpu["nats_raw"] = _rusage_cpu(self._child("--child-js-raw", *args))
+        self.broker_cpu["nats_raw"] = self._broker_cpu() - before
+        result = json.loads(out.read_text())
+        if result["n"] < self.reports:
+            raise SystemExit(f"raw JetStream consumer got {result['n']} of {self.reports}")
+        return float(self.reports / result["seconds"])
 
     def raw(self) -> float:
         group, client_id = f"{GROUP_PREFIX}-raw", "raw-consumer"
@@ -236,12 +347,15 @@ class Bench:
     ) -> Path:
         import yaml
 
+        mqtt: dict[str, Any] = {
+            "url": f"mqtt://127.0.0.1:{self.broker.port}",
+            "group": group,
+            "client_id": name,
+        }
+        if self._nats_phase:
+            mqtt = {**mqtt, "url": self.cluster.url, "username": "test", "password": "test"}
         data = {
-            "mqtt": {
-                "url": f"mqtt://127.0.0.1:{self.broker.port}",
-                "group": group,
-                "client_id": name,
-            },
+            "mqtt": mqtt,
             # Batch size and window are the defaults (1,000 / 2,000).
             "ingest": {"verify_workers": workers},
             "ledger": {"url": ledger_url},
@@ -288,7 +402,9 @@ class Bench:
         ]
         ledger = open_ledger(ledger_url)
         count: Callable[[], int] = ledger.count_reports
-        # First run: create the persistent sessions, then leave.
+        if self._nats_phase:
+            self.fresh_stream()
+        # First run: create the persistent sessions (the stream and consumer), then leave.
         running = [self._spawn(c) for c in configs]
         for config in configs:
             self._wait_log(config, "aggregator running")
@@ -354,6 +470,8 @@ class Bench:
 
     def close(self) -> None:
         self.broker.stop()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.postgres is not None:
             self.postgres.stop()
 
@@ -364,7 +482,21 @@ def main() -> int:
     parser.add_argument("--reports", type=int, default=20_000, help="reports per phase")
     parser.add_argument("--child-publish", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-raw", nargs=5, help=argparse.SUPPRESS)
+    parser.add_argument("--child-js-load", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--child-js-raw", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.child_js_load:
+        import asyncio
+
+        servers, payloads = args.child_js_load
+        asyncio.run(_js_load(servers.split(","), Path(payloads)))
+        return 0
+    if args.child_js_raw:
+        import asyncio
+
+        servers, expect, out = args.child_js_raw
+        asyncio.run(_js_raw(servers.split(","), "FIELDPROOF", int(expect), Path(out)))
+        return 0
     if args.child_publish:
         _publish(int(args.child_publish[0]), Path(args.child_publish[1]))
         return 0
@@ -385,6 +517,10 @@ def main() -> int:
             )  # fmt: skip
             postgres = bench.aggregator("postgres", bench.postgres_url("bench_one"), 1)
             two = bench.aggregator("two_process", bench.postgres_url("bench_two"), 2)
+            bench.start_nats()
+            nats_raw = bench.nats_raw()
+            nats_one = bench.aggregator("nats_postgres", bench.postgres_url("bench_nats_one"), 1)
+            nats_two = bench.aggregator("nats_two_process", bench.postgres_url("bench_nats_two"), 2)
             load_after = os.getloadavg()[0]
         finally:
             bench.close()
@@ -399,6 +535,13 @@ def main() -> int:
         "sqlite_vs_raw": round(sqlite / raw, 3),
         "sqlite_inline_vs_raw": round(inline / raw, 3),
         "two_vs_one": round(two / postgres, 3),
+        "nats_raw_consume_per_s": round(nats_raw),
+        "nats_postgres_per_s": round(nats_one),
+        "nats_two_process_per_s": round(nats_two),
+        "nats_postgres_vs_raw": round(nats_one / nats_raw, 3),
+        "nats_two_vs_one": round(nats_two / nats_one, 3),
+        "nats_vs_mosquitto_one": round(nats_one / postgres, 3),
+        "nats_vs_mosquitto_two": round(nats_two / two, 3),
         "cores": os.cpu_count(),
         "verify_workers": len(os.sched_getaffinity(0)),
         # Other work on the machine competes for the same cores: say how much there was.

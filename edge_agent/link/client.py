@@ -1,5 +1,9 @@
 """The MQTT connection in its own thread: connect, reconnect with backoff, never block callers.
 
+With several broker URLs (the nodes of a cluster) a failed connect or a lost connection
+moves on to the next URL, after the same backoff delay: a dead node costs one delay, and
+a fleet whose node died spreads over the others instead of waiting for it.
+
 Callers only enqueue: :meth:`MqttLink.publish` hands the message to paho, which writes
 it from this thread's loop. A dead or slow broker therefore costs the caller nothing;
 the outbox pump decides what to hand over and when.
@@ -89,13 +93,15 @@ class MqttLink:
         self._disconnects = 0
         self._last_error: str | None = None
         self._backoff = Backoff(config.reconnect_policy())
+        self._addresses = config.addresses
+        self._current = 0
         self._broker = self._build_client(offline_payload)
         self._client = self._broker.paho
 
     def _build_client(self, offline_payload: bytes) -> BrokerClient:
         cfg = self.config
         spec = ClientSpec(
-            url=cfg.url,
+            url=cfg.urls[0],
             client_id=cfg.client_id or self.topics.device,
             protocol=cfg.protocol,
             username=cfg.username,
@@ -142,6 +148,12 @@ class MqttLink:
         return self._connected.is_set()
 
     @property
+    def broker(self) -> str:
+        """host:port of the broker in use (or tried next)."""
+        address = self._addresses[self._current]
+        return f"{address.host}:{address.port}"
+
+    @property
     def running(self) -> bool:
         """True while the connection thread is alive."""
         return self._thread is not None and self._thread.is_alive()
@@ -154,6 +166,11 @@ class MqttLink:
             return LinkState(
                 self._connected.is_set(), self._connects, self._disconnects, self._last_error
             )
+
+    def subscribe(self, topic: str, qos: int = 1) -> None:
+        """Subscribe to one more topic; call it from ``on_connect`` so that every
+        reconnect restores it."""
+        self._client.subscribe(topic, qos)
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False) -> int:
         """Hand a message to the connection; returns its message id. Never blocks on I/O.
@@ -168,6 +185,8 @@ class MqttLink:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            # The same client (session, queued messages) on whichever node is up.
+            self._broker.address = self._addresses[self._current]
             try:
                 self._broker.connect()
             except (OSError, ssl.SSLError) as exc:
@@ -184,6 +203,7 @@ class MqttLink:
                         if self._client.loop(timeout=0.01) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                             break
             self._mark_down()
+            self._current = (self._current + 1) % len(self._addresses)
             if self._stop.wait(self._backoff.next_delay()):
                 break
         self._mark_down()

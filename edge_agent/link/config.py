@@ -1,4 +1,4 @@
-"""Config of the MQTT link: broker URL, protocol, TLS and credentials, session, backoff."""
+"""Config of the MQTT link: broker URLs, protocol, TLS and credentials, session, backoff."""
 
 from __future__ import annotations
 
@@ -26,9 +26,11 @@ RECONNECT_JITTER = 0.2
 class LinkConfig(ConfigModel):
     """How the agent reaches its broker."""
 
-    url: str = Field(
+    url: str | tuple[str, ...] = Field(
         default="mqtt://127.0.0.1:1883",
-        description="mqtt://host[:port] or mqtts://host[:port] (TLS).",
+        description="mqtt://host[:port] or mqtts://host[:port] (TLS), or a list of them (the "
+        "nodes of a broker cluster): the link connects to one and, when it cannot, tries "
+        "the next, waiting the reconnect backoff between tries.",
     )
     protocol: MqttProtocol = Field(
         default="5", description="MQTT 5, or 3.1.1 for brokers without it (amqtt)."
@@ -87,13 +89,17 @@ class LinkConfig(ConfigModel):
 
     @field_validator("url")
     @classmethod
-    def _check_url(cls, value: str) -> str:
-        parse_broker_url(value)
+    def _check_url(cls, value: str | tuple[str, ...]) -> str | tuple[str, ...]:
+        urls = (value,) if isinstance(value, str) else value
+        if not urls:
+            raise ValueError("needs at least one broker URL")
+        if len({parse_broker_url(url).tls for url in urls}) > 1:
+            raise ValueError("all broker URLs must be mqtt://, or all mqtts://")
         return value
 
     @model_validator(mode="after")
     def _check_tls(self) -> LinkConfig:
-        check_tls_matches_url(self.url, self.tls)
+        check_tls_matches_url(self.urls[0], self.tls)
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ValueError("reconnect_max_s must not be below reconnect_initial_s")
         return self
@@ -105,8 +111,18 @@ class LinkConfig(ConfigModel):
         )
 
     @property
+    def urls(self) -> tuple[str, ...]:
+        """The broker URLs in the order they are tried."""
+        return (self.url,) if isinstance(self.url, str) else self.url
+
+    @property
+    def addresses(self) -> tuple[BrokerAddress, ...]:
+        return tuple(parse_broker_url(url) for url in self.urls)
+
+    @property
     def address(self) -> BrokerAddress:
-        return parse_broker_url(self.url)
+        """The first broker (where the link starts)."""
+        return parse_broker_url(self.urls[0])
 
     @property
     def host(self) -> str:

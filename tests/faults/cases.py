@@ -19,7 +19,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.faults.network import FaultNetwork, NetworkSettings, start_network, wait_for
+from tests.deploy.broker import ProductionBroker
+from tests.faults.network import B, FaultNetwork, NetworkSettings, start_network, wait_for
 
 SHARED_REPORTS = "$share/aggregators/fp/v1/+/report"
 
@@ -45,22 +46,23 @@ class CaseResult:
         return asdict(self)
 
 
-Fault = Callable[[FaultNetwork, Timing], dict[str, Any]]
+Network = FaultNetwork[ProductionBroker]
+Fault = Callable[[Network, Timing], dict[str, Any]]
 
 
-def no_fault(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def no_fault(network: Network, timing: Timing) -> dict[str, Any]:
     """The baseline: the same network and measurement with nothing broken."""
     return {}
 
 
-def broker_kill_connected(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def broker_kill_connected(network: Network, timing: Timing) -> dict[str, Any]:
     network.broker.kill()
     time.sleep(timing.outage_s)
     network.broker.start()
     return {}
 
 
-def broker_kill_aggregator_stopped(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def broker_kill_aggregator_stopped(network: Network, timing: Timing) -> dict[str, Any]:
     aggregator = network.aggregators[0]
     aggregator.stop()
     time.sleep(timing.outage_s)  # the broker queues for the absent aggregator, then dies
@@ -70,14 +72,14 @@ def broker_kill_aggregator_stopped(network: FaultNetwork, timing: Timing) -> dic
     return {}
 
 
-def broker_restart_clean(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def broker_restart_clean(network: Network, timing: Timing) -> dict[str, Any]:
     network.broker.stop()
     time.sleep(1.0)
     network.broker.start()
     return {}
 
 
-def aggregator_past_session_expiry(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def aggregator_past_session_expiry(network: Network, timing: Timing) -> dict[str, Any]:
     aggregator = network.aggregators[0]
     aggregator.stop()
     away = 3 * network.settings.session_expiry_s
@@ -86,7 +88,7 @@ def aggregator_past_session_expiry(network: FaultNetwork, timing: Timing) -> dic
     return {"away_s": away}
 
 
-def verify_worker_killed(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def verify_worker_killed(network: Network, timing: Timing) -> dict[str, Any]:
     aggregator = network.aggregators[0]
     wait_for(lambda: bool(aggregator.workers()), 30, "a verify worker")
     victim = aggregator.workers()[0]
@@ -94,7 +96,7 @@ def verify_worker_killed(network: FaultNetwork, timing: Timing) -> dict[str, Any
     return {"killed_worker": victim}
 
 
-def aggregator_sigkill_three_times(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def aggregator_sigkill_three_times(network: Network, timing: Timing) -> dict[str, Any]:
     aggregator = network.aggregators[0]
     recoveries = []
     for _ in range(3):
@@ -106,7 +108,7 @@ def aggregator_sigkill_three_times(network: FaultNetwork, timing: Timing) -> dic
     return {"kills": 3, "recovery_each_s": recoveries, "recovery_s": max(recoveries)}
 
 
-def rogue_device(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def rogue_device(network: Network, timing: Timing) -> dict[str, Any]:
     """The fifth device tries to join the aggregators' group and to take their client id."""
     bundle = network.rogue
     username = bundle.identity.device_id
@@ -145,7 +147,7 @@ def rogue_device(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
     return detail
 
 
-def aggregator_of_two_killed(network: FaultNetwork, timing: Timing) -> dict[str, Any]:
+def aggregator_of_two_killed(network: Network, timing: Timing) -> dict[str, Any]:
     network.aggregators[1].kill()
     return {"survivor": "fp-aggregator-a"}
 
@@ -197,9 +199,18 @@ def run_case(
             raise ValueError(f"{name}: needs a PostgreSQL URL")
         settings = replace(settings, ledger_url=postgres_url)
     network = start_network(folder, settings, case.aggregators)
+    return run_fault(network, case.fault, timing)
+
+
+def run_fault(
+    network: FaultNetwork[B],
+    fault: Callable[[FaultNetwork[B], Timing], dict[str, Any]],
+    timing: Timing,
+) -> CaseResult:
+    """Warm up, break, measure the recovery, drain and count; closes ``network``."""
     try:
         time.sleep(timing.warm_s)
-        detail = case.fault(network, timing)
+        detail = fault(network, timing)
         # A fault of several steps measures each; the slowest is the case's figure.
         recovery_s = max(network.recovery(180), detail.pop("recovery_s", 0.0))
         time.sleep(timing.warm_s)  # keep producing after the recovery

@@ -1,0 +1,3 @@
+from tests.services.nats import nats_cluster
+
+__all__ = ["nats_cluster"]
