@@ -170,9 +170,10 @@ class MqttConsumer:
             if message.qos > 0 and message.generation == generation:
                 self._client.ack(message.mid, message.qos)
 
-    def publish(self, topic: str, payload: bytes) -> None:
-        """Send ``payload`` with QoS 1, not retained; paho queues it while disconnected."""
-        self._client.publish(topic, payload, qos=1)
+    def publish(self, topic: str, payload: bytes, retain: bool = False) -> None:
+        """Send ``payload`` with QoS 1 (not retained unless asked); paho queues it while
+        disconnected."""
+        self._client.publish(topic, payload, qos=1, retain=retain)
 
     def stop(self) -> None:
         self._stopping.set()

@@ -3,7 +3,8 @@
 Steps, in order (each refusal names its :class:`Reason`): size cap → COSE/CBOR decode →
 device known and active → signature → topic names the device → sequence (duplicates
 are acknowledged and counted, gaps recorded) → timestamp sanity → schema and physical
-ranges → accept. No I/O here except the key source lookup; the caller stores the verdict.
+ranges → freshness beacon (:mod:`aggregator.ingest.beacon`) → accept. No I/O here
+except the key source lookup; the caller stores the verdict.
 
 Status and health documents go through :meth:`Verifier.open_document`: signed envelope →
 kid names the topic's device → device known and active → signature.
@@ -11,11 +12,13 @@ kid names the topic's device → device known and active → signature.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from aggregator.ingest.beacon import BeaconCheck
 from aggregator.ingest.reasons import WIRE_REASONS, Reason
 from aggregator.registry.device_keys import KeySource
 from fieldproof.identity import PublicKeyVerifier
@@ -24,6 +27,7 @@ from fieldproof.protocol import DeviceTopic
 from fieldproof.wire import (
     MAX_DOCUMENT_SIZE,
     MAX_REPORT_SIZE,
+    Beacon,
     Record,
     WireError,
     decode_report,
@@ -52,6 +56,7 @@ class Accepted:
     end: int
     digest: bytes
     gap_after: int | None = None
+    beacon: Beacon | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,10 +170,13 @@ class Verifier:
         *,
         limits: Limits | None = None,
         tracker: SequenceTracker | None = None,
+        beacons: BeaconCheck | None = None,
     ) -> None:
         self.keys = keys
         self.limits = limits or Limits()
         self.tracker = tracker or SequenceTracker()
+        # None: beacons are decoded but not checked (no chain configured).
+        self.beacons = beacons
         self._verifiers: dict[tuple[bytes, bytes], PublicKeyVerifier] = {}
 
     def _verifier(self, device_id: bytes, public_key: bytes) -> PublicKeyVerifier:
@@ -187,9 +195,9 @@ class Verifier:
         """The verdict on one message from ``topic`` received at ``received_at`` (Unix s).
 
         ``sequence=False`` leaves the sequence step out (verification in a worker
-        process, which has no sequence state): the caller then passes an Accepted
-        verdict through :meth:`sequence`, so that step comes last instead of before
-        the timestamp check.
+        process, which has no sequence state nor block cache): the caller then passes
+        an Accepted verdict through :meth:`sequence`, which checks the beacon and
+        sequences it, so those steps come last instead of before the timestamp check.
         """
         limits = self.limits
         if len(payload) > limits.max_bytes:
@@ -228,8 +236,10 @@ class Verifier:
             problem = _check_record(record, report.start, latest)
             if problem is not None:
                 return Rejected(problem.reason, problem.detail[:300], device_id, seq)
-        candidate = Accepted(device_id, seq, report.start, report.end, digest)
-        return self._record(candidate) if sequence else candidate
+        candidate = Accepted(device_id, seq, report.start, report.end, digest, beacon=report.beacon)
+        if not sequence:
+            return candidate
+        return self._fresh(candidate) or self._record(candidate)
 
     def open_document(self, device_id: bytes, payload: bytes) -> bytes | Rejected:
         """The JSON inside a status or health message from ``device_id`` (the topic's
@@ -263,6 +273,16 @@ class Verifier:
             return Duplicate(device_id, seq)
         return Rejected(Reason.SEQ_REUSED, f"seq {seq} reused with other content", device_id)
 
+    def _fresh(self, candidate: Accepted) -> Rejected | None:
+        """Why the report's beacon is refused, if it is (after the duplicate check, so a
+        redelivery of a stored report is acknowledged whatever its beacon's age)."""
+        if self.beacons is None:
+            return None
+        refused = self.beacons.check(candidate.beacon, candidate.end)
+        if refused is None:
+            return None
+        return Rejected(refused[0], refused[1], candidate.device_id, candidate.seq)
+
     def _record(self, candidate: Accepted) -> Accepted:
         device_id, seq = candidate.device_id, candidate.seq
         high = self.tracker.high(device_id)
@@ -270,9 +290,11 @@ class Verifier:
         self.tracker.record(device_id, seq, candidate.digest)
         if gap_after is None:
             return candidate
-        return Accepted(device_id, seq, candidate.start, candidate.end, candidate.digest, gap_after)
+        return dataclasses.replace(candidate, gap_after=gap_after)
 
     def sequence(self, candidate: Accepted) -> Verdict:
-        """The sequence step for a report verified with ``sequence=False``."""
+        """The beacon and sequence steps for a report verified with ``sequence=False``."""
         repeated = self._repeated(candidate.device_id, candidate.seq, candidate.digest)
-        return repeated if repeated is not None else self._record(candidate)
+        if repeated is not None:
+            return repeated
+        return self._fresh(candidate) or self._record(candidate)

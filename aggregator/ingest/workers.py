@@ -24,6 +24,7 @@ from aggregator.config import RegistryConfig
 from aggregator.ingest.pipeline import Accepted, Limits, Rejected, Verifier
 from aggregator.ingest.reasons import Reason
 from aggregator.registry.factory import key_source_from_registry
+from fieldproof.wire import Beacon
 
 log = logging.getLogger(__name__)
 
@@ -60,8 +61,10 @@ def _check(items: list[Item]) -> list[Compact]:
         except Exception as exc:  # one bad message must never stop the stream
             verdict = Rejected(Reason.MALFORMED, f"internal error: {type(exc).__name__}: {exc}")
         if isinstance(verdict, Accepted):
+            b = verdict.beacon
+            beacon = None if b is None else (b.number, b.block_hash)
             out.append(("A", verdict.device_id, verdict.seq, verdict.start, verdict.end,
-                        verdict.digest))  # fmt: skip
+                        verdict.digest, beacon))  # fmt: skip
         elif isinstance(verdict, Rejected):
             out.append(("R", verdict.reason.value, verdict.detail, verdict.device_id, verdict.seq))
         else:  # pragma: no cover - sequence=False yields no duplicates
@@ -71,7 +74,8 @@ def _check(items: list[Item]) -> list[Compact]:
 
 def _expand(item: Compact) -> Accepted | Rejected:
     if item[0] == "A":
-        return Accepted(item[1], item[2], item[3], item[4], item[5])
+        beacon = None if item[6] is None else Beacon(*item[6])
+        return Accepted(item[1], item[2], item[3], item[4], item[5], beacon=beacon)
     return Rejected(Reason(item[1]), item[2], item[3], item[4])
 
 

@@ -48,6 +48,9 @@ class HealthSnapshot:
     config_version: int = 0
     sensor_faults: tuple[SensorFault, ...] = ()
     stale_sensors: tuple[str, ...] = ()
+    # Acknowledged reports the audit did not find in an anchored root (their seqs).
+    audit_missing: tuple[int, ...] = ()
+    audit_runs: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -70,6 +73,7 @@ class HealthCollector:
         config_version: Callable[[], int] = int,
         clock: Callable[[], float] = time.time,
         gpus: Callable[[], list[readers.GpuReading]] = readers.nvml_gpus,
+        audit: Callable[[], tuple[tuple[int, ...], int]] | None = None,
     ) -> None:
         self.device = device
         self.root = root
@@ -82,6 +86,7 @@ class HealthCollector:
         self._config_version = config_version
         self._clock = clock
         self._gpus = gpus
+        self._audit = audit
         self._started = time.monotonic()
         self._cpu = readers.cpu_times(root)
 
@@ -95,6 +100,7 @@ class HealthCollector:
         mean, p95 = self.stats.inference_ms()
         outbox = self._outbox() if self._outbox is not None else None
         link = self._link() if self._link is not None else None
+        audit_missing, audit_runs = ((), 0) if self._audit is None else self._audit()
         return HealthSnapshot(
             device=self.device,
             at=now,
@@ -124,6 +130,8 @@ class HealthCollector:
             config_version=self._config_version(),
             sensor_faults=self.stats.sensor_faults(),
             stale_sensors=self.stats.stale_sensors(),
+            audit_missing=audit_missing,
+            audit_runs=audit_runs,
         )
 
 
@@ -290,6 +298,18 @@ def snapshot_metrics(snapshot: HealthSnapshot) -> Iterator[Metric]:
             "reports_refused_total",
             "Reports the broker refused (kept in the outbox, retried per connection).",
             [({}, float(snapshot.reports_refused))],
+        ),
+        (
+            "gauge",
+            "audit_missing_reports",
+            "Acknowledged reports the audit did not find in an anchored epoch's root.",
+            [({}, float(len(snapshot.audit_missing)))],
+        ),
+        (
+            "counter",
+            "audit_runs_total",
+            "Audits of the anchored epochs run to a conclusion.",
+            [({}, float(snapshot.audit_runs))],
         ),
         ("gauge", "uptime_seconds", "Agent uptime.", [({}, snapshot.uptime_s)]),
         (

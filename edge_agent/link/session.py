@@ -45,12 +45,15 @@ class ReportLink:
         signer: Signer,
         status: Callable[[], dict[str, Any]] = _online,
         on_message: MessageCallback = _ignore,
+        subscribe: tuple[str, ...] = (),
     ) -> None:
         self.topics = topics
         self._signer = signer
         self.session = secrets.token_hex(8)
         self._status = status
         self._forward = on_message
+        # Topics beyond the device's own (the beacon), handed to ``on_message``.
+        self._extra = subscribe
         self.mqtt = MqttLink(
             config,
             topics,
@@ -94,6 +97,8 @@ class ReportLink:
             self._forward(topic, payload)
 
     def _on_connect(self) -> None:
+        for topic in self._extra:
+            self.mqtt.subscribe(topic)
         self.pump.on_connect()
 
     def start(self) -> None:

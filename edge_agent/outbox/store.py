@@ -33,6 +33,9 @@ INSERT OR IGNORE INTO meta (key, value) VALUES ('next_seq', 1), ('dropped', 0), 
 """
 
 
+Retire = Callable[[sqlite3.Connection, Iterable[tuple[int, bytes]]], None]
+
+
 class OutboxError(AgentError):
     """The outbox database could not be opened or written."""
 
@@ -70,6 +73,10 @@ class Outbox:
         self._clock = clock
         self._local = threading.local()
         self._append_lock = threading.Lock()
+        # Called with (connection, [(seq, data), ...]) inside the transaction that deletes
+        # acknowledged reports (not those the cap drops): the audit journal keeps what it
+        # needs of them.
+        self.retire: Retire | None = None
         config.path.parent.mkdir(parents=True, exist_ok=True)
         conn = self.connection()
         try:
@@ -183,6 +190,9 @@ class Outbox:
                     ).fetchone()
                     if not row[0]:
                         continue
+                    if self.retire is not None:
+                        rows = conn.execute(f"SELECT seq, data FROM reports WHERE {where}", params)
+                        self.retire(conn, ((int(q), bytes(d)) for q, d in rows))
                     conn.execute(f"DELETE FROM reports WHERE {where}", params)
                     removed += int(row[0])
                     _bump(conn, "bytes", -int(row[1]))

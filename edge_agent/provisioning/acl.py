@@ -3,7 +3,8 @@
 A device logs in with its 0x-hex device id as username, so ``%u`` confines it to its
 own ``fp/v1/<device>/…`` topics. The config topic is read-only for the device: only
 the operator writes it, so a device cannot wipe its own retained, signed config; the ack
-topic is written by the aggregator only.
+topic is written by the aggregator only. Every device reads the retained beacon topic
+``fp/v1/beacon`` (the chain's latest block), which only aggregators write.
 
 Mosquitto 2.0's ``acl_file`` checks what is delivered and published, never what is
 subscribed: a device may still subscribe to ``$share/aggregators/…`` and so take its
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from fieldproof.protocol import TopicKind, device_filter
+from fieldproof.protocol.topics import BEACON_TOPIC
 
 DEVICE_PATTERNS: tuple[str, ...] = (
     f"pattern write {device_filter(TopicKind.REPORT, '%u')}",
@@ -26,6 +28,7 @@ DEVICE_PATTERNS: tuple[str, ...] = (
     f"pattern write {device_filter(TopicKind.HEALTH, '%u')}",
     f"pattern read {device_filter(TopicKind.CONFIG, '%u')}",
     f"pattern read {device_filter(TopicKind.ACK, '%u')}",
+    f"pattern read {BEACON_TOPIC}",
 )
 
 # What a device publishes, and what it may subscribe to and receive.
@@ -59,6 +62,7 @@ AGGREGATOR = ServiceUser(
         TopicGrant("read", device_filter(TopicKind.STATUS)),
         TopicGrant("read", device_filter(TopicKind.HEALTH)),
         TopicGrant("write", device_filter(TopicKind.ACK)),
+        TopicGrant("write", BEACON_TOPIC),
     ),
 )
 OPERATOR = ServiceUser(
@@ -113,6 +117,7 @@ def device_role(device: str) -> dict[str, Any]:
     acls = [_acl("publishClientSend", device_filter(kind, device)) for kind in DEVICE_WRITES]
     for kind in DEVICE_READS:
         acls.extend(_read_acls(device_filter(kind, device), False, SHARED_GROUP))
+    acls.extend(_read_acls(BEACON_TOPIC, False, SHARED_GROUP))
     return {"rolename": f"device-{device}", "acls": acls}
 
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fieldproof.api_client import API_KEY_ENV, fetch_json
 from fieldproof.errors import FieldproofValueError
 
 if TYPE_CHECKING:
-    from fieldproof.verify import ReportProof
+    from fieldproof.verify import ReportProof, Step
 
 OK_MARK = "\u2714"
 FAIL_MARK = "\u2718"
@@ -48,6 +49,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--api-key-env",
         default=API_KEY_ENV,
         help=f"environment variable holding the API key, if the API needs one ({API_KEY_ENV})",
+    )
+    verify.add_argument(
+        "--beacon-max-age",
+        type=float,
+        default=3600.0,
+        help="seconds the report's beacon block may precede its interval's end (default 3600)",
     )
     verify.add_argument("--rpc", required=True, help="chain URL (http(s)://…)")
     verify.add_argument("--deployment", required=True, type=Path, help="deployment.json")
@@ -108,11 +115,70 @@ def _verify(args: argparse.Namespace) -> int:
     deployment = Deployment.load(args.deployment)
     w3 = connect_deployment(args.rpc, deployment)
     steps = verify(raw, proof, ContractView(deployment.registry(w3), deployment.anchor(w3)))
+    beacon = check_beacon(raw, _block_reader(w3), args.beacon_max_age)
+    if beacon is not None:
+        steps.append(beacon)
+    else:
+        print(f"- {STEP_BEACON}: none (a version 1 report); its freshness is not shown")
     for step in steps:
         print(f"{OK_MARK if step.ok else FAIL_MARK} {step.name}: {step.detail}")
     ok = all_ok(steps)
     print("verified" if ok else "NOT verified")
     return 0 if ok else 1
+
+
+STEP_BEACON = "beacon"
+BlockReader = Callable[[int], "tuple[bytes, int] | None"]
+
+
+def _block_reader(w3: Any) -> BlockReader:
+    """The (hash, timestamp) of a block of ``w3``'s chain, None when there is no such block."""
+
+    def read(number: int) -> tuple[bytes, int] | None:
+        try:
+            block = w3.eth.get_block(number)
+        except Exception as exc:
+            if type(exc).__name__ == "BlockNotFound":
+                return None
+            raise
+        return bytes(block["hash"]), int(block["timestamp"])
+
+    return read
+
+
+def check_beacon(raw: bytes, block: BlockReader, max_age_s: float) -> Step | None:
+    """The report's beacon is a block of this chain made at most ``max_age_s`` before its
+    interval's end, so the report was not made further ahead; None without a beacon."""
+    from fieldproof.verify import Step
+    from fieldproof.wire import WireError, decode_report
+
+    try:
+        report = decode_report(raw).report
+    except WireError as exc:
+        return Step(STEP_BEACON, False, f"report does not decode: {exc}")
+    beacon = report.beacon
+    if beacon is None:
+        return None
+    found = block(beacon.number)
+    if found is None:
+        return Step(STEP_BEACON, False, f"block {beacon.number} does not exist on this chain yet")
+    block_hash, timestamp = found
+    if block_hash != beacon.block_hash:
+        return Step(STEP_BEACON, False, f"{beacon} is not a block of this chain")
+    age = report.end - timestamp
+    if age > max_age_s:
+        return Step(
+            STEP_BEACON,
+            False,
+            f"{beacon} was made {age:.0f} s before the interval's end (limit {max_age_s:.0f} s): "
+            "the report may have been made in advance",
+        )
+    return Step(
+        STEP_BEACON,
+        True,
+        f"{beacon} of this chain, made {age:.0f} s before the interval's end: the report was "
+        "signed after it",
+    )
 
 
 def _verify_export(args: argparse.Namespace) -> int:

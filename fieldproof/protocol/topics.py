@@ -97,3 +97,7 @@ class DeviceTopics:
     @property
     def ack(self) -> str:
         return self.of(TopicKind.ACK)
+
+
+BEACON_TOPIC = f"{TOPIC_ROOT}/beacon"
+"""The chain's latest block as aggregators see it (retained; only aggregators write it)."""

@@ -24,13 +24,22 @@ from fieldproof.wire.report import (
     sign_report,
     verify_report,
 )
-from fieldproof.wire.report_types import MAX_REPORT_SIZE, SCHEMA_VERSION, ModelRef, Report
+from fieldproof.wire.report_types import (
+    MAX_REPORT_SIZE,
+    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+    Beacon,
+    ModelRef,
+    Report,
+)
 from fieldproof.wire.senml import Record, records_from_senml_json, records_to_senml_json
 
 __all__ = [
     "MAX_DOCUMENT_SIZE",
     "MAX_REPORT_SIZE",
     "SCHEMA_VERSION",
+    "SCHEMA_VERSIONS",
+    "Beacon",
     "DeviceMismatchError",
     "MalformedError",
     "ModelRef",

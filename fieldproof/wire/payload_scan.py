@@ -3,12 +3,12 @@
 The general decoder (:func:`fieldproof.wire.report.decode_payload`) decodes with cbor2,
 re-encodes to prove the bytes are deterministic CBOR, then resolves the SenML pack:
 three passes and a dictionary per reading. Every report a device sends has one shape:
-the payload map's keys 1–5 and 8 (6 and 7 with a model), readings without base fields,
-numbers as floats. :func:`scan_payload` reads exactly that shape, checking each head
-is the shortest (RFC 8949 §4.2.1) as it goes, and returns None for anything else,
-which the general decoder then accepts or refuses with its precise error. So the scan
-never decides a refusal and must accept only what the general decoder accepts (tests
-hold the two together).
+the payload map's keys 1–5 and 8 (6 and 7 with a model, 9 in version 2), readings
+without base fields, numbers as floats. :func:`scan_payload` reads exactly that shape,
+checking each head is the shortest (RFC 8949 §4.2.1) as it goes, and returns None for
+anything else, which the general decoder then accepts or refuses with its precise
+error. So the scan never decides a refusal and must accept only what the general
+decoder accepts (tests hold the two together).
 """
 
 from __future__ import annotations
@@ -27,7 +27,14 @@ from fieldproof.wire.cbor import (
     read_uint,
 )
 from fieldproof.wire.errors import WireError
-from fieldproof.wire.report_types import MAX_RECORDS, MAX_SEQ, SCHEMA_VERSION, ModelRef, Report
+from fieldproof.wire.report_types import (
+    MAX_RECORDS,
+    MAX_SEQ,
+    SCHEMA_VERSION,
+    Beacon,
+    ModelRef,
+    Report,
+)
 from fieldproof.wire.senml import VD, Record, checked_record
 
 # The reader of each non-base SenML label, indexed by the label (0..8, RFC 8428 Table 4).
@@ -77,12 +84,15 @@ def scan_payload(data: bytes) -> Report | None:
         return None
 
 
+# Map heads by version: version 1 has 6 keys (8 with a model), version 2 one more.
+_HEADS = {1: (0xA6, 0xA8), SCHEMA_VERSION: (0xA7, 0xA9)}
+
+
 def _scan(data: bytes) -> Report:
     head = data[0]
-    if head not in (0xA6, 0xA8):
-        raise UnexpectedItemError
     version, at = read_uint(data, _expect_key(data, 1, 1))
-    if version != SCHEMA_VERSION:
+    heads = _HEADS.get(version)
+    if heads is None or head not in heads:
         raise UnexpectedItemError
     # Wrong lengths (device id, model prefix) are refused by Report and ModelRef.
     device_id, at = read_bytes(data, _expect_key(data, at, 2))
@@ -92,7 +102,7 @@ def _scan(data: bytes) -> Report:
     if seq > MAX_SEQ or start > MAX_SEQ or length > MAX_SEQ:
         raise UnexpectedItemError
     model = None
-    if head == 0xA8:
+    if head == heads[1]:
         model_id, at = read_text(data, _expect_key(data, at, 6))
         model_sha, at = read_bytes(data, _expect_key(data, at, 7))
         model = ModelRef(model_id, model_sha)
@@ -107,6 +117,17 @@ def _scan(data: bytes) -> Report:
     for index in range(count):
         record, at = _record(data, at, index)
         records.append(record)
+    beacon = None
+    if version == SCHEMA_VERSION:
+        # Key 9, then [uint, bstr 32]: array(2) is 0x82.
+        at = _expect_key(data, at, 9)
+        if data[at] != 0x82:
+            raise UnexpectedItemError
+        number, at = read_uint(data, at + 1)
+        block_hash, at = read_bytes(data, at)
+        if number > MAX_SEQ:
+            raise UnexpectedItemError
+        beacon = Beacon(number, block_hash)
     if at != len(data):
         raise UnexpectedItemError
-    return Report(device_id, seq, start, start + length, tuple(records), model, version)
+    return Report(device_id, seq, start, start + length, tuple(records), model, beacon)

@@ -6,9 +6,10 @@ Payload map (integer keys, deterministic CBOR)::
     2: device id (bstr 32)            6: model id (tstr, optional)
     3: sequence number (uint)         7: model sha256 prefix (bstr 8, with 6)
     4: interval start, Unix seconds   8: readings, SenML pack with CBOR labels
+                                      9: beacon, [block number (uint), block hash (bstr 32)]
 
 The end travels as a length because it is a few bytes shorter and cannot precede
-the start.
+the start. Version 2 reports carry key 9, version 1 reports never do; both decode.
 
 wrapped in a COSE_Sign1 (ES256) whose ``kid`` is the device id.
 """
@@ -25,6 +26,7 @@ from fieldproof.wire.errors import DeviceMismatchError, MalformedError, Signatur
 from fieldproof.wire.payload_scan import scan_payload
 from fieldproof.wire.report_types import (
     DEVICE_ID_SIZE,
+    KEY_BEACON,
     KEY_DEVICE,
     KEY_END,
     KEY_MODEL_ID,
@@ -36,7 +38,8 @@ from fieldproof.wire.report_types import (
     MAX_RECORDS,
     MAX_REPORT_SIZE,
     MAX_SEQ,
-    SCHEMA_VERSION,
+    SCHEMA_VERSIONS,
+    Beacon,
     ModelRef,
     Report,
 )
@@ -45,7 +48,7 @@ from fieldproof.wire.senml import pack_records, resolve_pack
 _KEYS = {
     KEY_VERSION: "version", KEY_DEVICE: "device_id", KEY_SEQ: "seq", KEY_START: "start",
     KEY_END: "length", KEY_MODEL_ID: "model_id", KEY_MODEL_SHA: "model_sha256",
-    KEY_READINGS: "readings",
+    KEY_READINGS: "readings", KEY_BEACON: "beacon",
 }  # fmt: skip
 
 
@@ -77,6 +80,8 @@ def encode_payload(report: Report) -> bytes:
     if report.model is not None:
         payload[KEY_MODEL_ID] = report.model.model_id
         payload[KEY_MODEL_SHA] = report.model.sha256_prefix
+    if report.beacon is not None:
+        payload[KEY_BEACON] = [report.beacon.number, report.beacon.block_hash]
     return cbor.encode(payload)
 
 
@@ -116,8 +121,9 @@ def _decode_payload_in_full(data: bytes, *, max_size: int) -> Report:
         if key not in payload:
             raise MalformedError(_KEYS[key], "missing")
     version = _uint(payload, KEY_VERSION)
-    if version != SCHEMA_VERSION:
+    if version not in SCHEMA_VERSIONS:
         raise MalformedError("version", f"unsupported schema version {version}")
+    beacon = _beacon(payload, version)
     device_id = payload[KEY_DEVICE]
     if not isinstance(device_id, bytes) or len(device_id) != DEVICE_ID_SIZE:
         raise MalformedError("device_id", f"expected {DEVICE_ID_SIZE} bytes")
@@ -145,8 +151,29 @@ def _decode_payload_in_full(data: bytes, *, max_size: int) -> Report:
         end=end,
         records=resolve_pack(readings, "readings"),
         model=model,
-        version=version,
+        beacon=beacon,
     )
+
+
+def _beacon(payload: dict[Any, Any], version: int) -> Beacon | None:
+    """The beacon, which version 2 requires and version 1 does not know."""
+    if version == 1:
+        if KEY_BEACON in payload:
+            raise MalformedError("beacon", "version 1 reports carry no beacon")
+        return None
+    value = payload.get(KEY_BEACON)
+    if value is None:
+        raise MalformedError("beacon", "missing")
+    if not isinstance(value, list) or len(value) != 2:
+        raise MalformedError("beacon", "expected [block number, block hash]")
+    number, block_hash = value
+    if isinstance(number, bool) or not isinstance(number, int) or not 0 <= number <= MAX_SEQ:
+        raise MalformedError(
+            "beacon", f"block number: expected an unsigned integer, got {number!r}"[:120]
+        )
+    if not isinstance(block_hash, bytes):
+        raise MalformedError("beacon", "block hash: expected bytes")
+    return Beacon(number, block_hash)
 
 
 def decode_report(data: bytes, *, max_size: int = MAX_REPORT_SIZE) -> SignedReport:

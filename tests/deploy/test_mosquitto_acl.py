@@ -117,6 +117,13 @@ def test_device_confined_to_its_own_topics(tmp_path: Path) -> None:
 
         # A device cannot overwrite even its own config (operator-only).
         assert device_b.publish(f"fp/v1/{b}/config", b"self", retain=True).is_failure
+        # Only the aggregator writes the retained beacon; every device reads it.
+        assert device_a.publish("fp/v1/beacon", b"forged", retain=True).is_failure
+        assert operator.publish("fp/v1/beacon", b"forged", retain=True).is_failure
+        assert not aggregator.publish("fp/v1/beacon", b"block", retain=True).is_failure
+        device_b.subscribe("fp/v1/beacon")
+        assert _wait(lambda: ("fp/v1/beacon", b"block") in device_b.messages)
+        assert ("fp/v1/beacon", b"forged") not in device_b.messages
         # And a wrong password is refused.
         intruder = mqtt.Client(
             CallbackAPIVersion.VERSION2, client_id="intruder", protocol=mqtt.MQTTv5

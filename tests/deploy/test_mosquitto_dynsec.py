@@ -221,3 +221,22 @@ def test_broker_files_are_not_world_readable(tmp_path: Path) -> None:
     for name in (DYNSEC_NAME, "server.key", "passwd", "acl"):
         assert modes[name] & stat.S_IRWXO == 0, name
     assert (result.operator_dir / "service-passwords.json").stat().st_mode & stat.S_IRWXO == 0
+
+
+def test_only_aggregators_write_the_beacon_every_device_reads_it(tmp_path: Path) -> None:
+    fleet = Fleet(tmp_path, 2)
+    try:
+        device_a, device_b = fleet.device(0), fleet.device(1)
+        aggregator = fleet.service_client("aggregator", "fp-aggregator-a")
+        operator = fleet.service_client("operator", "fp-operator")
+        assert not device_a.subscribe("fp/v1/beacon").is_failure
+        assert not device_b.subscribe("fp/v1/beacon").is_failure
+        # No device, nor the operator, can set the block every device signs into reports.
+        assert device_a.publish("fp/v1/beacon", b"forged").is_failure
+        assert operator.publish("fp/v1/beacon", b"forged").is_failure
+        assert not aggregator.publish("fp/v1/beacon", b"block").is_failure
+        assert _wait(lambda: device_a.messages and device_b.messages)
+        time.sleep(0.3)
+        assert device_a.messages == device_b.messages == [("fp/v1/beacon", b"block")]
+    finally:
+        fleet.close()

@@ -7,7 +7,7 @@ import string
 from hypothesis import strategies as st
 
 from fieldproof.identity import DeviceKey
-from fieldproof.wire import ModelRef, Record, Report
+from fieldproof.wire import Beacon, ModelRef, Record, Report
 
 DEVICE_KEY = DeviceKey.from_secret(0x5EED_F1E1D)
 
@@ -54,4 +54,14 @@ def reports(draw: st.DrawFn) -> Report:
                 st.binary(min_size=8, max_size=8),
             )
         ),
+        # Without a beacon a report is version 1, with one version 2: both travel.
+        beacon=draw(st.none() | beacons()),
+    )
+
+
+def beacons() -> st.SearchStrategy[Beacon]:
+    return st.builds(
+        Beacon,
+        st.integers(min_value=0, max_value=2**63 - 1),
+        st.binary(min_size=32, max_size=32),
     )

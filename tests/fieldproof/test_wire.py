@@ -9,6 +9,8 @@ from hypothesis import strategies as st
 
 from fieldproof.identity import DeviceKey
 from fieldproof.wire import (
+    SCHEMA_VERSION,
+    Beacon,
     DeviceMismatchError,
     MalformedError,
     Record,
@@ -33,8 +35,12 @@ ENV_RECORDS = (
 )
 
 
-def _report(seq: int = 1) -> Report:
-    return Report(DEVICE_KEY.device_id, seq, 1_764_000_000, 1_764_000_060, ENV_RECORDS)
+BEACON = Beacon(21_000_000, bytes(range(32)))
+
+
+def _report(seq: int = 1, beacon: Beacon | None = BEACON) -> Report:
+    return Report(DEVICE_KEY.device_id, seq, 1_764_000_000, 1_764_000_060, ENV_RECORDS,
+                  beacon=beacon)  # fmt: skip
 
 
 @settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
@@ -103,12 +109,12 @@ def test_trailing_bytes_are_refused() -> None:
         decode_report(data + b"\x00")
 
 
-def _payload_with(**changes: object) -> bytes:
-    payload = cbor2.loads(encode_payload(_report()))
+def _payload_with(report: Report | None = None, **changes: object) -> bytes:
+    payload = cbor2.loads(encode_payload(report or _report()))
     for key, value in changes.items():
         number = int(key.removeprefix("k"))
         if value is None:
-            payload.pop(number)
+            payload.pop(number, None)
         else:
             payload[number] = value
     return det_cbor.encode(payload)
@@ -117,7 +123,16 @@ def _payload_with(**changes: object) -> bytes:
 @pytest.mark.parametrize(
     ("changes", "field"),
     [
-        ({"k1": 2}, "version"),
+        ({"k1": 3}, "version"),
+        ({"k1": 0}, "version"),
+        ({"k9": None}, "beacon"),
+        ({"k9": [1]}, "beacon"),
+        ({"k9": [1, b"\x00" * 31]}, "beacon"),
+        ({"k9": [-1, b"\x00" * 32]}, "beacon"),
+        ({"k9": [True, b"\x00" * 32]}, "beacon"),
+        ({"k9": ["1", b"\x00" * 32]}, "beacon"),
+        ({"k9": [1, "0x00"]}, "beacon"),
+        ({"k9": {1: b"\x00" * 32}}, "beacon"),
         ({"k2": b"\x01" * 31}, "device_id"),
         ({"k3": -1}, "seq"),
         ({"k3": "7"}, "seq"),
@@ -132,7 +147,7 @@ def _payload_with(**changes: object) -> bytes:
         ({"k8": [{0: "temp"}]}, "readings[0]"),
         ({"k8": [{0: "temp", 2: 1.0, 3: "x"}]}, "readings[0]"),
         ({"k8": [{0: "temp", 99: 1.0}]}, "readings[0]"),
-        ({"k9": 1}, "payload"),
+        ({"k10": 1}, "payload"),
     ],
 )
 def test_malformed_payload_names_the_field(changes: dict[str, object], field: str) -> None:
@@ -155,3 +170,50 @@ def test_values_travel_in_single_precision() -> None:
     signed = decode_report(sign_report(_report(), DEVICE_KEY))
     assert signed.report.records[0].value == pytest.approx(21.3, rel=1e-7)
     assert signed.report.records[0].unit == "Cel"  # restored from the metric catalogue
+
+
+def test_a_report_with_a_beacon_travels_as_version_2() -> None:
+    report = _report()
+    assert report.version == SCHEMA_VERSION == 2
+    payload = cbor2.loads(encode_payload(report))
+    assert payload[1] == 2
+    assert payload[9] == [BEACON.number, BEACON.block_hash]
+    decoded = decode_report(sign_report(report, DEVICE_KEY)).report
+    assert decoded.beacon == BEACON
+    assert decoded.version == 2
+
+
+def test_version_1_reports_still_decode_without_a_beacon() -> None:
+    report = _report(beacon=None)
+    payload = cbor2.loads(encode_payload(report))
+    assert payload[1] == 1
+    assert 9 not in payload
+    decoded = open_report(sign_report(report, DEVICE_KEY), DEVICE_KEY.public_key)
+    assert decoded == report
+    assert decoded.beacon is None
+    assert decoded.version == 1
+
+
+@pytest.mark.parametrize(
+    ("version", "beacon", "problem"),
+    [
+        (1, [7, bytes(32)], "version 1 reports carry no beacon"),
+        (2, None, "missing"),
+    ],
+)
+def test_the_beacon_and_the_version_must_agree(
+    version: int, beacon: list[object] | None, problem: str
+) -> None:
+    payload = _payload_with(_report(beacon=None), k1=version, k9=beacon)
+    data = sign1(payload, DEVICE_KEY.device_id, DEVICE_KEY)
+    with pytest.raises(MalformedError) as caught:
+        decode_report(data)
+    assert (caught.value.field, caught.value.problem) == ("beacon", problem)
+
+
+@pytest.mark.parametrize(
+    ("number", "block_hash"), [(-1, bytes(32)), (2**63, bytes(32)), (1, bytes(31))]
+)
+def test_a_beacon_out_of_range_is_refused(number: int, block_hash: bytes) -> None:
+    with pytest.raises(MalformedError, match="beacon"):
+        Beacon(number, block_hash)
