@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 from edge_agent.camera_pipeline import PerceptionPipeline
@@ -50,6 +50,10 @@ class EventSource(Protocol):
 
 SourceOpener = Callable[[CameraConfig, threading.Event], EventSource]
 
+FrameObserver = Callable[[Frame, PerceptionPipeline], None]
+"""Sees each frame after the pipeline handled it (the local view, shadow mode); it runs
+on the camera's thread, so it must be quick and must not keep the pipeline."""
+
 
 def _open_source(camera: CameraConfig, stop: threading.Event) -> EventSource:
     return open_camera(camera, stop=stop)
@@ -78,8 +82,11 @@ class CameraWorker:
         wait: Callable[[float], bool] | None = None,
         clock: Callable[[], float] = time.monotonic,
         uniform: UniformSource | None = None,
+        observers: Sequence[FrameObserver] = (),
     ) -> None:
         self.camera = camera
+        self._observers = tuple(observers)
+        self._pipeline: PerceptionPipeline | None = None
         self._detector = detector
         self._submit = submit
         self._stats = stats
@@ -114,6 +121,13 @@ class CameraWorker:
         self._run_stop.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
+
+    def reconfigure(self, camera: CameraConfig) -> None:
+        """Count with ``camera``'s lines and zones from the next interval boundary on."""
+        self.camera = camera
+        pipeline = self._pipeline
+        if pipeline is not None:
+            pipeline.reconfigure(camera)
 
     def healthy(self) -> bool:
         """False when the thread died, or has made no progress for ``stall_after_s``."""
@@ -160,6 +174,9 @@ class CameraWorker:
         try:
             self._consume(source)
         finally:
+            if self._pipeline is not None:
+                # Cameras batched with this one stop waiting for its frames.
+                self._pipeline.close()
             self._stats.report_camera(
                 self.camera.name, fps=0.0, dropped_frames=source.stats.dropped, connected=False
             )
@@ -168,7 +185,12 @@ class CameraWorker:
     def _consume(self, source: EventSource) -> None:
         detector = self._detector()
         model = _model_ref(detector)
-        pipeline = PerceptionPipeline(self.camera, detector)
+        camera = self.camera
+        pipeline = PerceptionPipeline(camera, detector)
+        self._pipeline = pipeline
+        if self.camera is not camera:  # reconfigured while the pipeline was built
+            pipeline.reconfigure(self.camera)
+        observer_failed = False
         last_frames, last_detect, last_processed = 0, 0.0, 0
         last_at = self._clock()
         for event in source.events():
@@ -185,6 +207,15 @@ class CameraWorker:
                 self.frames += 1
             for summary in pipeline.process(event):
                 self._submit(int(summary.start), int(summary.end), summary.records(), model)
+            if connected and self._observers:
+                assert isinstance(event, Frame)
+                for observe in self._observers:
+                    try:
+                        observe(event, pipeline)
+                    except Exception:  # an observer never stops the counting
+                        if not observer_failed:
+                            log.exception("camera %s: frame observer failed", self.camera.name)
+                        observer_failed = True
             now = self._clock()
             if now - last_at >= STATS_EVERY_S or isinstance(event, Offline):
                 timings = pipeline.timings

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from edge_agent.sources.config import CameraConfig
 from fieldproof.config import ConfigModel
@@ -59,6 +60,46 @@ class ModelUpdate(ConfigModel):
         return value
 
 
+class ShadowSampling(ConfigModel):
+    """Which frames a shadow candidate runs on: every processed frame of a window of
+    ``window_s`` seconds, once every ``every_s`` seconds, on each camera."""
+
+    window_s: float = Field(default=60.0, gt=0.0, le=86_400, description="Window length.")
+    every_s: float = Field(default=600.0, gt=0.0, le=86_400, description="Window period.")
+    match_iou: float = Field(
+        default=0.5, gt=0.0, le=1.0, description="IoU at which two detections of one class match."
+    )
+
+    @model_validator(mode="after")
+    def _check_window(self) -> ShadowSampling:
+        if self.window_s > self.every_s:
+            raise ValueError("window_s must not exceed every_s")
+        return self
+
+
+class ShadowUpdate(ConfigModel):
+    """A candidate model in shadow mode: install it beside the active one, promote it to
+    active, or drop it. ``promote`` and ``drop`` name the candidate by its sha256, so
+    a document only ever acts on the candidate its signer reviewed."""
+
+    action: Literal["install", "promote", "drop"] = Field(description="What to do.")
+    model: ModelUpdate | None = Field(default=None, description="The candidate (install).")
+    sha256: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description="The running candidate's SHA-256 (promote, drop).",
+    )
+    sampling: ShadowSampling = Field(default_factory=ShadowSampling)
+
+    @model_validator(mode="after")
+    def _check_action(self) -> ShadowUpdate:
+        if self.action == "install" and self.model is None:
+            raise ValueError("install needs model")
+        if self.action != "install" and (self.sha256 is None or self.model is not None):
+            raise ValueError(f"{self.action} needs sha256 (the candidate's) and no model")
+        return self
+
+
 class RuntimeSettings(ConfigModel):
     """Settings that change without a restart."""
 
@@ -82,3 +123,12 @@ class ConfigDocument(ConfigModel):
         default=None, description="Replacement camera set (lines/zones included); None: keep."
     )
     model: ModelUpdate | None = Field(default=None, description="Model to switch to.")
+    shadow: ShadowUpdate | None = Field(
+        default=None, description="Candidate model in shadow mode: install, promote or drop."
+    )
+
+    @model_validator(mode="after")
+    def _check_one_model_change(self) -> ConfigDocument:
+        if self.model is not None and self.shadow is not None and self.shadow.action == "promote":
+            raise ValueError("model and a shadow promotion both change the active model")
+        return self

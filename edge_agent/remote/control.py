@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from edge_agent.remote.config import ConfigDocument, RemoteConfig, RuntimeSettings
+from edge_agent.remote.config import ConfigDocument, ModelUpdate, RemoteConfig, RuntimeSettings
 from edge_agent.remote.errors import ConfigRejectedError, RemoteUpdateError
 from edge_agent.remote.models import InstalledModel, ModelUpdater
+from edge_agent.remote.shadow import ShadowModels
 from edge_agent.remote.signing import open_config
 from edge_agent.sources.config import CameraConfig
 from fieldproof.identity import PublicKeyVerifier
@@ -36,7 +37,7 @@ CamerasListener = Callable[[tuple[CameraConfig, ...]], None]
 class UpdateOutcome:
     """What happened to one config document or model update."""
 
-    kind: str  # "config" | "model"
+    kind: str  # "config" | "model" | "shadow"
     outcome: str  # "applied" | "unchanged" | "rejected"
     reason: str | None
     detail: str | None
@@ -68,6 +69,7 @@ class RemoteControl:
         settings: RuntimeSettings,
         *,
         models: ModelUpdater | None = None,
+        shadow: ShadowModels | None = None,
         on_outcome: Callable[[UpdateOutcome], None] = _ignore_outcome,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -82,6 +84,7 @@ class RemoteControl:
         self._settings_listeners: list[SettingsListener] = []
         self._camera_listeners: list[CamerasListener] = []
         self.models = models or ModelUpdater(config.models_dir)
+        self.shadow = shadow or ShadowModels(config.models_dir)
         self._on_outcome = on_outcome
         self._lock = threading.Lock()
         self._last: dict[str, UpdateOutcome] = {}
@@ -136,10 +139,14 @@ class RemoteControl:
     def status(self) -> dict[str, Any]:
         """The remote-control part of the retained status document."""
         model = self.models.current()
+        candidate = self.shadow.current()
         with self._lock:
             return {
                 "config_version": self._version,
                 "model": None if model is None else {"id": model.model_id, "sha256": model.sha256},
+                "shadow": None
+                if candidate is None
+                else {"id": candidate.model_id, "sha256": candidate.sha256},
                 "last_update": {kind: o.to_json() for kind, o in self._last.items()},
             }
 
@@ -156,11 +163,13 @@ class RemoteControl:
                 log.exception("remote config worker")
 
     def apply(self, payload: bytes, *, install_model: bool = True) -> list[UpdateOutcome]:
-        """Verify and apply one document; returns the outcomes (config, then model)."""
+        """Verify and apply one document; returns the outcomes (config, model, shadow)."""
         outcome, document = self._apply_config(payload)
         outcomes = [outcome]
         if install_model and document is not None and document.model is not None:
             outcomes.append(self._apply_model(document))
+        if install_model and document is not None and document.shadow is not None:
+            outcomes.append(self._apply_shadow(document))
         return outcomes
 
     def _apply_config(self, payload: bytes) -> tuple[UpdateOutcome, ConfigDocument | None]:
@@ -225,6 +234,45 @@ class RemoteControl:
             return self._record("model", "rejected", exc, document.version)
         log.info("model %s (%s) installed", installed.model_id, installed.sha256[:12])
         return self._record("model", "applied", None, document.version)
+
+    def _apply_shadow(self, document: ConfigDocument) -> UpdateOutcome:
+        shadow = document.shadow
+        assert shadow is not None
+        try:
+            if shadow.action == "install":
+                assert shadow.model is not None
+                current = self.shadow.current()
+                if (
+                    current is not None
+                    and current.sha256 == shadow.model.sha256
+                    and current.sampling == shadow.sampling
+                ):
+                    return self._record("shadow", "unchanged", None, document.version)
+                candidate = self.shadow.install(shadow.model, shadow.sampling)
+                log.info(
+                    "shadow candidate %s (%s) installed", candidate.model_id, candidate.sha256[:12]
+                )
+            elif shadow.action == "drop":
+                assert shadow.sha256 is not None
+                self.shadow.drop(shadow.sha256)
+                log.info("shadow candidate %s dropped", shadow.sha256[:12])
+            else:
+                assert shadow.sha256 is not None
+                candidate = self.shadow.checked(shadow.sha256)
+                # The candidate becomes active through the same path as a model update:
+                # copied, verified, warmed up, then swapped in.
+                self.models.install(
+                    ModelUpdate(
+                        model_id=candidate.model_id,
+                        url=candidate.path.as_uri(),
+                        sha256=candidate.sha256,
+                    )
+                )
+                self.shadow.drop(candidate.sha256)
+                log.info("shadow candidate %s promoted", candidate.sha256[:12])
+        except RemoteUpdateError as exc:  # ShadowRejectedError and ModelRejectedError
+            return self._record("shadow", "rejected", exc, document.version)
+        return self._record("shadow", "applied", None, document.version)
 
     def _record(
         self, kind: str, outcome: str, error: RemoteUpdateError | None, version: int | None
