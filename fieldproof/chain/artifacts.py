@@ -16,6 +16,7 @@ CONTRACT_NAMES: tuple[str, ...] = (
     "DataAnchor",
     "RewardToken",
     "RewardDistributor",
+    "DeviceStaking",
 )
 
 

@@ -21,8 +21,9 @@ from web3.logs import DISCARD
 
 from fieldproof.chain.artifacts import load_artifact
 from fieldproof.chain.errors import ChainError, ChainValueError
+from fieldproof.chain.location import check_cell
 from fieldproof.chain.pop import ProofOfPossession
-from fieldproof.chain.sender import Sender, TxOutcome, call
+from fieldproof.chain.sender import BlockRef, Sender, TxOutcome, call
 
 ZERO_ADDRESS = "0x0000000000000000000000000000000000000000"
 ZERO_HASH = bytes(32)
@@ -37,6 +38,7 @@ def role_id(name: str) -> bytes:
 ANCHORER_ROLE = role_id("ANCHORER_ROLE")
 DISTRIBUTOR_ROLE = role_id("DISTRIBUTOR_ROLE")
 MINTER_ROLE = role_id("MINTER_ROLE")
+SLASHER_ROLE = role_id("SLASHER_ROLE")
 
 
 def _node(value: bytes | str) -> bytes:
@@ -75,8 +77,13 @@ class Bound:
             raise ChainValueError(f"{self.contract_name}: a sender is needed to write")
         return self.sender.transact(fn, already_done=already_done)
 
-    def _call(self, name: str, *args: Any) -> Any:
-        return call(self.contract.functions[name](*args))
+    def _me(self) -> str:
+        if self.sender is None:
+            raise ChainValueError(f"{self.contract_name}: a sender is needed to write")
+        return self.sender.address
+
+    def _call(self, name: str, *args: Any, block: BlockRef | None = None) -> Any:
+        return call(self.contract.functions[name](*args), block)
 
     def has_role(self, role: bytes, account: str) -> bool:
         return bool(self._call("hasRole", role, to_checksum_address(account)))
@@ -112,11 +119,46 @@ class Registration:
     timestamp: int
 
 
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a device stands: its H3 cell (uint64), since when (``placed_at``, the start of
+    its seniority) and from when it may earn rewards after a move (``eligible_from``).
+    Times are block timestamps (Unix seconds)."""
+
+    cell: int
+    placed_at: int
+    eligible_from: int
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A ``DeviceMoved`` event: a placement at registration (``old_cell`` 0) or a move."""
+
+    device_id: bytes
+    old_cell: int
+    new_cell: int
+    placed_at: int
+    eligible_from: int
+    block_number: int
+    tx_hash: str
+
+
 class DeviceRegistry(Bound):
     contract_name = "DeviceRegistry"
 
-    def register(self, pop: ProofOfPossession, metadata_uri: str = "") -> TxOutcome:
-        """Register the device of ``pop`` for its owner (anyone may submit it)."""
+    def register(
+        self, pop: ProofOfPossession, metadata_uri: str = "", cell: int | None = None
+    ) -> TxOutcome:
+        """Register the device of ``pop`` for its owner (anyone may submit it); with
+        ``cell`` (an H3 cell as uint64, see :mod:`fieldproof.chain.location`) the device is
+        placed there too, which only the owner may do."""
+        if cell is not None:
+            check_cell(cell)
+            if self.sender is not None and self.sender.address != pop.owner:
+                raise ChainValueError(
+                    f"register: only the owner {pop.owner} may set the device's cell, "
+                    f"not {self.sender.address}"
+                )
 
         def done() -> bool:
             return (
@@ -131,11 +173,29 @@ class DeviceRegistry(Bound):
                 pop.y,
                 pop.owner,
                 metadata_uri,
+                cell or 0,
                 pop.nonce,
                 pop.r,
                 pop.s,
             ),
             done,
+        )
+
+    def move(self, device_id: bytes, cell: int) -> TxOutcome:
+        """Place the device in ``cell`` (owner only); restarts its seniority and, for a
+        device that had a cell, its move cool-down. A no-op when it is already there."""
+        check_cell(cell)
+
+        def done() -> bool:
+            location = self.location_of(device_id)
+            return location is not None and location.cell == cell
+
+        return self._send(self.contract.functions.move(device_id, cell), done)
+
+    def set_move_cooldown(self, seconds: int) -> TxOutcome:
+        return self._send(
+            self.contract.functions.setMoveCooldown(seconds),
+            lambda: self.move_cooldown() == seconds,
         )
 
     def transfer(self, device_id: bytes, to: str) -> TxOutcome:
@@ -185,6 +245,50 @@ class DeviceRegistry(Bound):
 
     def metadata_uri_of(self, device_id: bytes) -> str:
         return str(self._call("metadataURIOf", device_id))
+
+    def location_of(self, device_id: bytes, block: BlockRef | None = None) -> Location | None:
+        """The device's :class:`Location` (at ``block``, the latest by default); ``None``
+        while it is not located (or not registered)."""
+        cell, placed_at, eligible_from = self._call("locationOf", device_id, block=block)
+        if cell == 0:
+            return None
+        return Location(int(cell), int(placed_at), int(eligible_from))
+
+    def move_cooldown(self) -> int:
+        """Seconds a moved device stays ineligible for rewards."""
+        return int(self._call("moveCooldown"))
+
+    def cell_resolution(self) -> int:
+        return int(self._call("CELL_RESOLUTION"))
+
+    def is_valid_cell(self, cell: int) -> bool:
+        """The contract's own check of an H3 cell (resolution included)."""
+        return bool(self._call("isValidCell", cell))
+
+    def moves(
+        self,
+        device_id: bytes | None = None,
+        from_block: int = 0,
+        to_block: BlockRef = "latest",
+    ) -> list[Move]:
+        """Every placement and move (``DeviceMoved``) in the block range, oldest first;
+        of one device, or of all. A device's cell history, for seniority and audits."""
+        filters = {} if device_id is None else {"deviceId": device_id}
+        logs = self.contract.events.DeviceMoved.get_logs(
+            argument_filters=filters, from_block=from_block, to_block=to_block
+        )
+        return [
+            Move(
+                device_id=bytes(log["args"]["deviceId"]),
+                old_cell=int(log["args"]["oldCell"]),
+                new_cell=int(log["args"]["newCell"]),
+                placed_at=int(log["args"]["placedAt"]),
+                eligible_from=int(log["args"]["eligibleFrom"]),
+                block_number=int(log["blockNumber"]),
+                tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+            )
+            for log in sorted(logs, key=lambda log: (log["blockNumber"], log["logIndex"]))
+        ]
 
     def nonce_of(self, device_id: bytes) -> int:
         return int(self._call("nonces", device_id))
@@ -292,6 +396,30 @@ class RewardToken(Bound):
 
     def decimals(self) -> int:
         return int(self._call("decimals"))
+
+    def allowance(self, owner: str, spender: str) -> int:
+        return int(
+            self._call("allowance", to_checksum_address(owner), to_checksum_address(spender))
+        )
+
+    def approve(self, spender: str, amount: int) -> TxOutcome:
+        """Let ``spender`` (e.g. DeviceStaking) take up to ``amount`` from the sender."""
+        spender = to_checksum_address(spender)
+        me = self._me()
+        return self._send(
+            self.contract.functions.approve(spender, amount),
+            lambda: self.allowance(me, spender) == amount,
+        )
+
+    def transfer(self, to: str, amount: int) -> TxOutcome:
+        """Send ``amount`` to ``to``; a resend after an unknown outcome is checked against
+        the balance ``to`` had before."""
+        to = to_checksum_address(to)
+        before = self.balance_of(to)
+        return self._send(
+            self.contract.functions.transfer(to, amount),
+            lambda: self.balance_of(to) >= before + amount,
+        )
 
 
 class RewardDistributor(Bound):

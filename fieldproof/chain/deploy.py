@@ -1,4 +1,4 @@
-"""Deploy the four contracts, wire their roles, and describe the result as deployment.json.
+"""Deploy the five contracts, wire their roles, and describe the result as deployment.json.
 
 ``deployment.json`` holds the chain id and, per contract, its address and ABI, so any tool
 (this package or not) can talk to the deployment.
@@ -20,6 +20,7 @@ from fieldproof.chain.bindings import (
     DEFAULT_ADMIN_ROLE,
     DISTRIBUTOR_ROLE,
     MINTER_ROLE,
+    SLASHER_ROLE,
     Bound,
     DataAnchor,
     DeviceRegistry,
@@ -28,6 +29,7 @@ from fieldproof.chain.bindings import (
 )
 from fieldproof.chain.errors import ChainValueError
 from fieldproof.chain.sender import Sender
+from fieldproof.chain.staking import DeviceStaking
 
 _B = TypeVar("_B", bound=Bound)
 
@@ -35,6 +37,14 @@ DEPLOYMENT_FORMAT = "fieldproof-deployment-v1"
 DEFAULT_EPOCH_CAP = 1_000_000 * 10**18
 DEFAULT_TOKEN_NAME = "Fieldproof Reward"
 DEFAULT_TOKEN_SYMBOL = "FPR"
+# A week off rewards after a move: longer than the few days a cell-hopping device could
+# gain by chasing a free cell, short enough for an owner who really moved.
+DEFAULT_MOVE_COOLDOWN = 7 * 24 * 3600
+DEFAULT_MIN_STAKE = 100 * 10**18
+# Two weeks: time to notice, weigh and slash a cheater's stake before it can leave.
+DEFAULT_UNSTAKE_DELAY = 14 * 24 * 3600
+# Minted once to the genesis holder so that the first owners can stake.
+DEFAULT_GENESIS_SUPPLY = 10_000_000 * 10**18
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +129,9 @@ class Deployment:
     def distributor(self, w3: Web3, sender: Sender | None = None) -> RewardDistributor:
         return self._bind(RewardDistributor, w3, sender)
 
+    def staking(self, w3: Web3, sender: Sender | None = None) -> DeviceStaking:
+        return self._bind(DeviceStaking, w3, sender)
+
 
 def _deploy(sender: Sender, name: str, *args: Any) -> str:
     artifact = load_artifact(name)
@@ -133,36 +146,62 @@ def deploy_all(
     admin: str | None = None,
     anchorer: str | None = None,
     distributor: str | None = None,
+    slasher: str | None = None,
+    treasury: str | None = None,
+    genesis_holder: str | None = None,
     epoch_cap: int = DEFAULT_EPOCH_CAP,
     token_name: str = DEFAULT_TOKEN_NAME,
     token_symbol: str = DEFAULT_TOKEN_SYMBOL,
+    genesis_supply: int = DEFAULT_GENESIS_SUPPLY,
+    move_cooldown: int = DEFAULT_MOVE_COOLDOWN,
+    min_stake: int = DEFAULT_MIN_STAKE,
+    unstake_delay: int = DEFAULT_UNSTAKE_DELAY,
 ) -> Deployment:
-    """Deploy DeviceRegistry, DataAnchor, RewardToken and RewardDistributor.
+    """Deploy DeviceRegistry, DataAnchor, RewardToken, RewardDistributor and DeviceStaking.
 
-    Roles: ``anchorer`` anchors, ``distributor`` publishes reward roots (both default to
-    the deployer), the RewardDistributor contract mints. The deployer administers
-    everything while wiring roles and hands the admin role to ``admin`` at the end when
-    that is another account.
+    Roles: ``anchorer`` anchors, ``distributor`` publishes reward roots, ``slasher``
+    slashes stakes (all default to the deployer), the RewardDistributor contract mints.
+    Slashed tokens go to ``treasury`` and the genesis supply to ``genesis_holder`` (both
+    default to ``admin``). The deployer administers everything while wiring roles and hands
+    the admin role to ``admin`` at the end when that is another account.
     """
     me = sender.address
     admin = to_checksum_address(admin or me)
     anchorer = to_checksum_address(anchorer or me)
     distributor = to_checksum_address(distributor or me)
+    slasher = to_checksum_address(slasher or me)
+    treasury = to_checksum_address(treasury or admin)
+    genesis_holder = to_checksum_address(genesis_holder or admin)
     w3 = sender.w3
-    registry_address = _deploy(sender, "DeviceRegistry", me)
+    registry_address = _deploy(sender, "DeviceRegistry", me, move_cooldown)
     anchor_address = _deploy(sender, "DataAnchor", me, anchorer)
-    token_address = _deploy(sender, "RewardToken", token_name, token_symbol, me)
+    token_address = _deploy(
+        sender, "RewardToken", token_name, token_symbol, me, genesis_holder, genesis_supply
+    )
     distributor_address = _deploy(sender, "RewardDistributor", token_address, me, epoch_cap)
+    staking_address = _deploy(
+        sender,
+        "DeviceStaking",
+        token_address,
+        registry_address,
+        me,
+        treasury,
+        min_stake,
+        unstake_delay,
+    )
 
     token = RewardToken(w3, token_address, sender)
     rewards = RewardDistributor(w3, distributor_address, sender)
+    staking = DeviceStaking(w3, staking_address, sender)
     token.grant_role(MINTER_ROLE, distributor_address)
     rewards.grant_role(DISTRIBUTOR_ROLE, distributor)
+    staking.grant_role(SLASHER_ROLE, slasher)
     bound: list[Bound] = [
         DeviceRegistry(w3, registry_address, sender),
         DataAnchor(w3, anchor_address, sender),
         token,
         rewards,
+        staking,
     ]
     if admin != me:
         for contract in bound:
@@ -173,6 +212,7 @@ def deploy_all(
         "DataAnchor": anchor_address,
         "RewardToken": token_address,
         "RewardDistributor": distributor_address,
+        "DeviceStaking": staking_address,
     }
     return Deployment(
         chain_id=int(w3.eth.chain_id),

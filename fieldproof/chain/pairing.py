@@ -16,6 +16,7 @@ from fieldproof.chain.backends import connect
 from fieldproof.chain.deploy import Deployment
 from fieldproof.chain.errors import ChainValueError
 from fieldproof.chain.keysource import load_account
+from fieldproof.chain.location import cell_str
 from fieldproof.chain.pop import ProofOfPossession, sign_pop
 from fieldproof.chain.sender import Sender
 from fieldproof.identity import Signer
@@ -55,6 +56,7 @@ class Enrolment:
     owner: str
     tx_hash: str | None
     already_registered: bool
+    cell: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +64,7 @@ class Enrolment:
             "owner": self.owner,
             "tx": self.tx_hash,
             "alreadyRegistered": self.already_registered,
+            "cell": None if self.cell is None else cell_str(self.cell),
         }
 
 
@@ -72,13 +75,15 @@ def register_pairing(
     rpc: str,
     key_source: str,
     metadata_uri: str = "",
+    cell: int | None = None,
     origin: str = "proof of possession",
 ) -> Enrolment:
     """Submit ``pop`` to the deployment's DeviceRegistry, paid by ``key_source``.
 
-    A proof signed for another registry or chain is refused before anything is sent
-    (the error names ``origin``); a device already registered for the same owner sends
-    nothing.
+    With ``cell`` (an H3 cell, :mod:`fieldproof.chain.location`) the device is placed there
+    too; only the owner's key may do that. A proof signed for another registry or chain is
+    refused before anything is sent (the error names ``origin``); a device already
+    registered for the same owner sends nothing.
     """
     registry_address = deployment.contracts["DeviceRegistry"].address
     if (pop.registry, pop.chain_id) != (registry_address, deployment.chain_id):
@@ -89,13 +94,21 @@ def register_pairing(
     w3 = connect(rpc)
     deployment.ensure_chain(w3)
     registry = deployment.registry(w3, Sender(w3, load_account(key_source)))
-    outcome = registry.register(pop, metadata_uri)
+    outcome = registry.register(pop, metadata_uri, cell)
     # register() only counts as done when the chain holds this owner, so pop.owner is it.
-    return Enrolment(pop.device_id, pop.owner, outcome.tx_hash, outcome.skipped)
+    location = registry.location_of(pop.device_id)
+    placed = None if location is None else location.cell
+    return Enrolment(pop.device_id, pop.owner, outcome.tx_hash, outcome.skipped, placed)
 
 
 def register_pairing_file(
-    path: Path, deployment: Path, *, rpc: str, key_source: str, metadata_uri: str = ""
+    path: Path,
+    deployment: Path,
+    *,
+    rpc: str,
+    key_source: str,
+    metadata_uri: str = "",
+    cell: int | None = None,
 ) -> Enrolment:
     """:func:`register_pairing` for a pairing file and a ``deployment.json``."""
     return register_pairing(
@@ -104,5 +117,6 @@ def register_pairing_file(
         rpc=rpc,
         key_source=key_source,
         metadata_uri=metadata_uri,
+        cell=cell,
         origin=f"proof of possession {path}",
     )

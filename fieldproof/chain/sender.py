@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
@@ -31,6 +31,9 @@ from fieldproof.chain.errors import ChainError, ChainRevertError
 from fieldproof.chain.reverts import decode_revert
 
 AlreadyDone = Callable[[], bool]
+# A block number, or a tag; reads at a past block need an archive node once it is older
+# than the node's pruning window.
+BlockRef = int | Literal["latest", "earliest", "pending", "safe", "finalized"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,10 +334,13 @@ class Sender:
         return outcome.contract_address
 
 
-def call(function: ContractFunction) -> Any:
-    """Run a view call, turning a revert into :class:`ChainRevertError`."""
+def call(function: ContractFunction, block: BlockRef | None = None) -> Any:
+    """Run a view call (at ``block``, the latest by default), turning a revert into
+    :class:`ChainRevertError`."""
     try:
-        return function.call()
+        if block is None:
+            return function.call()
+        return function.call(block_identifier=block)
     except Exception as exc:
         revert = as_revert(exc, function.fn_name)
         if revert is None:

@@ -1,4 +1,5 @@
-"""``fieldproof chain``: deploy the contracts, register devices, rebuild the artifacts."""
+"""``fieldproof chain``: deploy the contracts, register devices, rebuild the artifacts;
+locations and stakes in ``chain_stake``."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 from fieldproof.cli import group_parser
+from fieldproof.cli.chain_stake import LOCATION_HELP, add_stake_commands
 
 _EPOCH_CAP_DEFAULT = 1_000_000 * 10**18
 # Kept here rather than imported so that `fieldproof --help` does not load eth-account.
@@ -25,8 +27,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     deploy = commands.add_parser(
         "deploy",
-        help="Deploy DeviceRegistry, DataAnchor, RewardToken and RewardDistributor.",
-        description="Deploy the four contracts, grant their roles and write deployment.json "
+        help="Deploy DeviceRegistry, DataAnchor, RewardToken, RewardDistributor, DeviceStaking.",
+        description="Deploy the five contracts, grant their roles and write deployment.json "
         "(chain id and, per contract, address and ABI). With --rpc eth-tester:// and no "
         "--key, the in-process chain's prefunded first account deploys (that chain lives "
         "only as long as the command, so this is a dry run).",
@@ -46,6 +48,23 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         type=int,
         default=_EPOCH_CAP_DEFAULT,
         help="most token base units one epoch may add to the rewards (default: 1e24)",
+    )
+    deploy.add_argument("--slasher", help="account allowed to slash stakes (default: deployer)")
+    deploy.add_argument("--treasury", help="receives slashed stakes (default: the admin)")
+    deploy.add_argument("--genesis-holder", help="receives the genesis supply (default: the admin)")
+    deploy.add_argument(
+        "--genesis-supply",
+        type=int,
+        help="token base units minted once at deployment so owners can stake (default: 1e25)",
+    )
+    deploy.add_argument(
+        "--min-stake", type=int, help="stake a device needs to be rewarded (default: 1e20)"
+    )
+    deploy.add_argument(
+        "--unstake-delay", type=int, help="seconds from unstake request to withdrawal (14 days)"
+    )
+    deploy.add_argument(
+        "--move-cooldown", type=int, help="seconds a moved device earns nothing (7 days)"
     )
     deploy.set_defaults(handler=_deploy)
 
@@ -75,6 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--pop", dest="pairing", required=True, type=Path, help="proof of possession file"
     )
     register_.add_argument("--metadata-uri", default="", help="device metadata URI")
+    register_.add_argument("--location", help=LOCATION_HELP)
     register_.set_defaults(handler=register_pairing_command)
 
     device = commands.add_parser("device", help="Show a device's on-chain registration.")
@@ -82,6 +102,8 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     device.add_argument("--rpc", required=True, help="chain URL")
     device.add_argument("--deployment", required=True, type=Path, help="deployment.json")
     device.set_defaults(handler=_device)
+
+    add_stake_commands(commands)
 
     compile_ = commands.add_parser(
         "compile",
@@ -109,12 +131,22 @@ def _deploy(args: argparse.Namespace) -> int:
         account = Account.from_key(prefunded_keys(w3)[0])
     else:
         raise ChainValueError(f"--key is required for {args.rpc}")
+    optional = {
+        "slasher": args.slasher,
+        "treasury": args.treasury,
+        "genesis_holder": args.genesis_holder,
+        "genesis_supply": args.genesis_supply,
+        "min_stake": args.min_stake,
+        "unstake_delay": args.unstake_delay,
+        "move_cooldown": args.move_cooldown,
+    }
     deployment = deploy_all(
         Sender(w3, account),
         admin=args.admin,
         anchorer=args.anchorer,
         distributor=args.distributor,
         epoch_cap=args.epoch_cap,
+        **{name: value for name, value in optional.items() if value is not None},
     )
     deployment.save(args.out)
     summary = {name: entry.address for name, entry in deployment.contracts.items()}
@@ -140,14 +172,17 @@ def _pop(args: argparse.Namespace) -> int:
 
 def register_pairing_command(args: argparse.Namespace) -> int:
     """Submit the pairing file ``args.pairing`` (``chain register``, ``device register``)."""
+    from fieldproof.chain.location import parse_location
     from fieldproof.chain.pairing import register_pairing_file
 
+    location = getattr(args, "location", None)
     enrolment = register_pairing_file(
         args.pairing,
         args.deployment,
         rpc=args.rpc,
         key_source=args.key,
         metadata_uri=args.metadata_uri,
+        cell=None if location is None else parse_location(location),
     )
     print(json.dumps(enrolment.to_json()))
     return 0
@@ -156,6 +191,7 @@ def register_pairing_command(args: argparse.Namespace) -> int:
 def _device(args: argparse.Namespace) -> int:
     from fieldproof.chain.backends import connect
     from fieldproof.chain.deploy import Deployment
+    from fieldproof.cli.chain_stake import device_stake_info
     from fieldproof.identity import did_key_from_public_key, parse_device_id
 
     device_id = parse_device_id(args.device_id)
@@ -175,6 +211,7 @@ def _device(args: argparse.Namespace) -> int:
             metadataURI=registry.metadata_uri_of(device_id),
             registeredBlock=None if registration is None else registration.block_number,
             registeredAt=None if registration is None else registration.timestamp,
+            **device_stake_info(deployment, w3, device_id),
         )
     print(json.dumps(info))
     return 0

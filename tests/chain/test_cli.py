@@ -16,6 +16,7 @@ from fieldproof.chain.backends import connect
 from fieldproof.chain.bindings import ANCHORER_ROLE, DISTRIBUTOR_ROLE, MINTER_ROLE
 from fieldproof.chain.deploy import Deployment
 from fieldproof.chain.keysource import KEYSTORE_PASSPHRASE_ENV
+from fieldproof.chain.sender import Sender
 from fieldproof.cli import main
 from tests.services.anvil import rpc
 
@@ -156,3 +157,69 @@ def test_register_refuses_a_pop_for_another_deployment(anvil_url: str, tmp_path:
     )  # fmt: skip
     assert done.returncode == 1
     assert "is for registry" in done.stderr
+
+
+def test_locations_and_stakes_from_the_command_line(
+    anvil_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fieldproof.chain.location import cell_from_latlng, cell_str
+    from fieldproof.chain.pop import sign_pop
+    from fieldproof.identity import DeviceKey
+
+    deployer, owner = Account.create(), Account.create()
+    for account in (deployer, owner):
+        rpc(anvil_url, "anvil_setBalance", [account.address, hex(10**22)])
+    monkeypatch.setenv("FP_DEPLOYER", deployer.key.hex())
+    monkeypatch.setenv("FP_OWNER", owner.key.hex())
+    out = tmp_path / "deployment.json"
+    chain = ["--rpc", anvil_url, "--deployment", str(out)]
+    deploy = ["chain", "deploy", "--rpc", anvil_url, "--key", "env:FP_DEPLOYER", "--out", str(out)]
+    assert main([*deploy, "--min-stake", "50", "--move-cooldown", "600"]) == 0
+    capsys.readouterr()
+    deployment = Deployment.load(out)
+    w3 = connect(anvil_url)
+    registry = deployment.contracts["DeviceRegistry"].address
+    key = DeviceKey.generate()
+    (tmp_path / "pop.json").write_text(sign_pop(key, registry, 31337, owner.address, 0).dumps())
+    device = "0x" + key.device_id.hex()
+    register = ["chain", "register", *chain, "--pop", str(tmp_path / "pop.json")]
+    # The deployer may submit the proof, but not choose the owner's location.
+    assert main([*register, "--key", "env:FP_DEPLOYER", "--location", "39.9821,116.3966"]) == 1
+    assert "only the owner" in capsys.readouterr().err
+    assert main([*register, "--key", "env:FP_OWNER", "--location", "39.9821,116.3966"]) == 0
+    aoti = cell_str(cell_from_latlng(39.9821, 116.3966))
+    assert json.loads(capsys.readouterr().out)["cell"] == aoti
+
+    # Tokens for the owner, from the genesis holder (the deployer).
+    deployment.token(w3, Sender(w3, deployer)).transfer(owner.address, 80)
+    as_owner = ["--key", "env:FP_OWNER", *chain]
+    assert main(["chain", "stake", device, "--amount", "80", *as_owner]) == 0
+    assert json.loads(capsys.readouterr().out)["staked"] == 80
+    assert main(["chain", "device", device, "--rpc", anvil_url, "--deployment", str(out)]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert (info["cell"], info["staked"], info["eligible"]) == (aoti, 80, True)
+
+    dongsi = cell_str(cell_from_latlng(39.9289, 116.4174))
+    assert main(["chain", "move", device, "--location", dongsi, *as_owner]) == 0
+    moved = json.loads(capsys.readouterr().out)
+    assert moved["cell"] == dongsi
+    assert moved["eligibleFrom"] == moved["placedAt"] + 600
+    assert main(["chain", "eligibility", device, *chain]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert (row["cell"], row["eligible"]) == (dongsi, False)
+
+    assert main(["chain", "unstake", device, "--amount", "30", *as_owner]) == 0
+    assert json.loads(capsys.readouterr().out)["pending"] == 30
+    slash = ["chain", "slash", device, "--amount", "40", "--evidence", "ipfs://bafy#flag=clone"]
+    assert main([*slash, "--key", "env:FP_OWNER", *chain]) == 1
+    assert "AccessControlUnauthorizedAccount" in capsys.readouterr().err
+    assert main([*slash, "--key", "env:FP_DEPLOYER", *chain]) == 0
+    capsys.readouterr()
+    staking = deployment.staking(w3)
+    assert staking.stake_of(key.device_id, owner.address).amount == 10
+    assert staking.slashes(key.device_id)[0].evidence_uri == "ipfs://bafy#flag=clone"
+    assert main(["chain", "withdraw", device, *as_owner]) == 1
+    assert "StillLocked" in capsys.readouterr().err

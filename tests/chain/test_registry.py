@@ -26,7 +26,7 @@ def _register_raw(fresh: Deployed, pop: ProofOfPossession, sender_index: int = O
     registry = fresh.as_account(DeviceRegistry, sender_index)
     registry.sender.transact(  # type: ignore[union-attr]
         registry.contract.functions.register(
-            pop.device_id, pop.x, pop.y, pop.owner, "", pop.nonce, pop.r, pop.s
+            pop.device_id, pop.x, pop.y, pop.owner, "", 0, pop.nonce, pop.r, pop.s
         )
     )
 
