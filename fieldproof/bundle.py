@@ -4,6 +4,9 @@ The data tree is an OpenZeppelin StandardMerkleTree over
 ``(bytes32 device, uint64 seq, bytes32 keccak256(report bytes))``. The bundle's JSON is
 canonical (sorted keys, no spaces), so its CIDv1 depends only on its content; it is
 written as ``<cid>.json`` and the chain anchors ``ipfs://<cid>``.
+
+Version 2 adds the devices' placements (cell, seniority, eligibility) the reward scoring
+reads; version 1 bundles, which have none, still decode.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from typing import Any
 from fieldproof.cid import CidError, cid_v1, matches
 from fieldproof.errors import BundleError, MerkleError
 from fieldproof.merkle import StandardMerkleTree
+from fieldproof.rewards.placement import DevicePlacement, placements_from_json, placements_json
 from fieldproof.verify import DATA_LEAF_TYPES, ReportProof, data_leaf
 
-BUNDLE_FORMAT = "fieldproof-epoch-bundle-v1"
+BUNDLE_FORMAT_V1 = "fieldproof-epoch-bundle-v1"
+BUNDLE_FORMAT = "fieldproof-epoch-bundle-v2"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,7 @@ class EpochBundle:
     """The reports received in ``[start, end)`` (ledger receive time) and their tree.
 
     ``tree`` is ``None`` for an epoch without reports: there is nothing to anchor.
+    ``placements`` is ``None`` in a version 1 bundle (written before devices had any).
     """
 
     epoch: int
@@ -51,6 +57,7 @@ class EpochBundle:
     end: int
     reports: tuple[BundleReport, ...]
     tree: StandardMerkleTree | None
+    placements: Mapping[bytes, DevicePlacement] | None = None
 
     @property
     def count(self) -> int:
@@ -91,8 +98,16 @@ class EpochBundle:
         )
 
 
-def build_bundle(epoch: int, start: int, end: int, reports: Iterable[BundleReport]) -> EpochBundle:
-    """The bundle of ``reports``, ordered by (device, seq); exact duplicates collapse."""
+def build_bundle(
+    epoch: int,
+    start: int,
+    end: int,
+    reports: Iterable[BundleReport],
+    placements: Mapping[bytes, DevicePlacement] | None = None,
+) -> EpochBundle:
+    """The bundle of ``reports``, ordered by (device, seq); exact duplicates collapse.
+
+    ``placements`` keeps only the devices that have a report in the epoch."""
     by_key: dict[tuple[bytes, int], BundleReport] = {}
     for report in reports:
         key = (report.device_id, report.seq)
@@ -111,13 +126,17 @@ def build_bundle(epoch: int, start: int, end: int, reports: Iterable[BundleRepor
         if ordered
         else None
     )
-    return EpochBundle(epoch, start, end, ordered, tree)
+    kept = None
+    if placements is not None:
+        present = {report.device_id for report in ordered}
+        kept = {device: placements[device] for device in sorted(placements) if device in present}
+    return EpochBundle(epoch, start, end, ordered, tree, kept)
 
 
 def bundle_json(bundle: EpochBundle, rewards: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The bundle as a JSON-ready object; ``rewards`` is the reward epoch's own dump."""
     data: dict[str, Any] = {
-        "format": BUNDLE_FORMAT,
+        "format": BUNDLE_FORMAT_V1 if bundle.placements is None else BUNDLE_FORMAT,
         "epoch": bundle.epoch,
         "start": bundle.start,
         "end": bundle.end,
@@ -133,6 +152,8 @@ def bundle_json(bundle: EpochBundle, rewards: Mapping[str, Any] | None = None) -
             for report in bundle.reports
         ],
     }
+    if bundle.placements is not None:
+        data["placements"] = placements_json(bundle.placements)
     if rewards is not None:
         data["rewards"] = dict(rewards)
     return data
@@ -151,8 +172,8 @@ def decode_bundle(data: bytes) -> tuple[EpochBundle, dict[str, Any] | None]:
         obj = json.loads(data)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise BundleError(f"bundle: not JSON ({exc})") from exc
-    if not isinstance(obj, dict) or obj.get("format") != BUNDLE_FORMAT:
-        raise BundleError(f"bundle: format must be {BUNDLE_FORMAT!r}")
+    if not isinstance(obj, dict) or obj.get("format") not in (BUNDLE_FORMAT, BUNDLE_FORMAT_V1):
+        raise BundleError(f"bundle: format must be {BUNDLE_FORMAT!r} or {BUNDLE_FORMAT_V1!r}")
     try:
         epoch, start, end = int(obj["epoch"]), int(obj["start"]), int(obj["end"])
         reports = [
@@ -165,7 +186,12 @@ def decode_bundle(data: bytes) -> tuple[EpochBundle, dict[str, Any] | None]:
         ]
     except (KeyError, TypeError, ValueError, binascii.Error) as exc:
         raise BundleError(f"bundle: malformed ({exc!r})") from exc
-    bundle = build_bundle(epoch, start, end, reports)
+    placements = None
+    if obj["format"] == BUNDLE_FORMAT:
+        placements = placements_from_json(obj.get("placements"))
+    bundle = build_bundle(epoch, start, end, reports, placements)
+    if placements is not None and len(placements) != len(bundle.placements or {}):
+        raise BundleError("bundle: a placement names a device without a report")
     dumped = obj.get("tree")
     if (dumped is None) != (bundle.tree is None):
         raise BundleError("bundle: tree present without reports, or missing with reports")

@@ -7,6 +7,10 @@ anchor state; only then is anything sent. Finishing an epoch reads the chain fir
 a root already there and equal to R is taken as done, so a crash between send and
 receipt, or an RPC outage, never anchors an epoch twice nor skips one. Epochs are
 finished strictly in order; a failure stops the tick and the next tick resumes.
+
+With a placement source the bundle records each device's placement (cell, seniority,
+eligibility) as it stood at the epoch's end, and rewards follow the version 2 rules;
+without one, bundles and rewards keep version 1.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from fieldproof.bundle import (
     ipfs_uri,
     write_bundle,
 )
+from fieldproof.rewards.placement import PlacementProvider
+from fieldproof.rewards.rules import DEFAULT_RULES, RuleParams
 from fieldproof.rewards.scoring import DEFAULT_PARAMS, ScoringParams
 from fieldproof.rewards.tree import score_epoch
 
@@ -74,6 +80,7 @@ class AnchorSettings:
     holder: str = "anchorer"
     first_epoch: int | None = None  # default: the epoch in progress at the first start
     params: ScoringParams = field(default=DEFAULT_PARAMS)
+    rules: RuleParams = field(default=DEFAULT_RULES)
 
     def __post_init__(self) -> None:
         if self.epoch_seconds <= 0:
@@ -105,11 +112,14 @@ class EpochAnchorer:
         chain: AnchorChain,
         state: AnchorState,
         clock: Callable[[], float] = time.time,
+        *,
+        placements: PlacementProvider | None = None,
     ) -> None:
         self.settings = settings
         self.reports = reports
         self.chain = chain
         self.state = state
+        self.placements = placements
         self.clock = clock
         self._now: Callable[[], float] = clock
 
@@ -163,7 +173,11 @@ class EpochAnchorer:
             if len(page) < PAGE:
                 break
             after = page[-1].row_id
-        return build_bundle(epoch, start, end, collected)
+        placements = None
+        if self.placements is not None:
+            devices = sorted({report.device_id for report in collected})
+            placements = self.placements.placements(devices, end)
+        return build_bundle(epoch, start, end, collected, placements)
 
     def close(self, epoch: int) -> EpochRecord:
         """Build, score and write ``epoch``'s bundle and persist its roots (nothing sent)."""
@@ -184,7 +198,12 @@ class EpochAnchorer:
                 owners[device_id] = owner
         previous = self.state.previous_cumulative(epoch)
         rewards = score_epoch(
-            bundle, owners, self.settings.emission, previous, self.settings.params
+            bundle,
+            owners,
+            self.settings.emission,
+            previous,
+            self.settings.params,
+            rules=self.settings.rules,
         )
         cid, path = write_bundle(self.settings.bundle_dir, encode_bundle(bundle, rewards.to_json()))
         log.info(

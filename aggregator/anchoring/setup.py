@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from aggregator.anchoring.chain import ContractChain
 from aggregator.anchoring.errors import AnchoringValueError
+from aggregator.anchoring.placements import ChainPlacements, DeviceFilePlacements
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
 from aggregator.anchoring.state import AnchorState
 from aggregator.config import AnchoringConfig, RewardsConfig
 from aggregator.ledger.sql import SqlLedger
+from fieldproof.rewards.placement import PlacementProvider
+from fieldproof.rewards.rules import RuleParams
 from fieldproof.rewards.scoring import ScoringParams
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+    from fieldproof.chain.deploy import Deployment
 
 
 def anchor_settings(anchoring: AnchoringConfig, rewards: RewardsConfig) -> AnchorSettings:
@@ -22,7 +32,29 @@ def anchor_settings(anchoring: AnchoringConfig, rewards: RewardsConfig) -> Ancho
         holder=anchoring.holder,
         first_epoch=anchoring.first_epoch,
         params=ScoringParams(agreement_tolerance_ppm=rewards.agreement_tolerance_ppm),
+        rules=RuleParams(
+            cell_capacity=rewards.cell_capacity,
+            neighbour_rings=rewards.neighbour_rings,
+            min_neighbour_cells=rewards.min_neighbour_cells,
+        ),
     )
+
+
+def placement_source(
+    rewards: RewardsConfig, w3: Web3, deployment: Deployment
+) -> PlacementProvider | None:
+    """The configured source of the devices' placements (``None``: version 1 rewards)."""
+    if rewards.placements == "none":
+        return None
+    if rewards.placements == "devices":
+        assert rewards.devices is not None  # the config checks it
+        return DeviceFilePlacements(rewards.devices)
+    if "DeviceStaking" not in deployment.contracts:
+        raise AnchoringValueError(
+            "rewards -> placements: chain, but the deployment has no DeviceStaking; "
+            "use placements: devices (with a device file) or none"
+        )
+    return ChainPlacements(w3, deployment.staking(w3))
 
 
 def build_anchorer(
@@ -48,4 +80,7 @@ def build_anchorer(
             f"rewards -> emission: {rewards.emission} exceeds RewardDistributor's epoch cap {cap}"
         )
     state: AnchorState = ledger
-    return EpochAnchorer(anchor_settings(anchoring, rewards), ledger, chain, state)
+    placements = placement_source(rewards, w3, deployment)
+    return EpochAnchorer(
+        anchor_settings(anchoring, rewards), ledger, chain, state, placements=placements
+    )

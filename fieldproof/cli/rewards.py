@@ -47,6 +47,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     show.add_argument("--api-key-env", default=API_KEY_ENV, help="env var holding the API key")
     show.add_argument("--json", action="store_true", help="print the API's JSON answer")
     show.set_defaults(handler=_show_rewards)
+    explain = rewards.add_parser(
+        "explain",
+        help="Why each of an owner's devices earned what it earned, in words.",
+        description="Every factor and flag of --owner's devices in an epoch, with its reason: "
+        "from the aggregator's API (--api, --epoch N or the latest) or from an epoch bundle.",
+    )
+    explain.add_argument("bundle", type=Path, nargs="?", help="epoch bundle, without --api")
+    explain.add_argument("--owner", required=True, help="owner address")
+    explain.add_argument("--epoch", type=int, help="epoch number (with --api; default latest)")
+    explain.add_argument("--api", help="aggregator API base URL (http(s)://…)")
+    explain.add_argument("--api-key-env", default=API_KEY_ENV, help="env var holding the API key")
+    explain.add_argument("--json", action="store_true", help="print one JSON object")
+    explain.set_defaults(handler=_explain)
     submit = rewards.add_parser(
         "claim",
         help="Claim an owner's rewards on-chain (proof from the API or the latest bundle).",
@@ -94,9 +107,18 @@ def _score(args: argparse.Namespace) -> int:
         )
     else:
         print(
-            f"epoch {bundle.epoch} ({cid}): {len(rewards.scores)} devices, "
+            f"epoch {bundle.epoch} ({cid}): "
+            f"{len(rewards.scores) + len(rewards.assessments)} devices, "
             f"{len(rewards.amounts)} owners paid, dust {rewards.dust}"
         )
+        for a in rewards.assessments:
+            owner = rewards.owners.get(a.device_id, "-")
+            flags = ", ".join(flag.code for flag in a.flags) or "no flags"
+            print(
+                f"  0x{a.device_id.hex()} owner {owner} coverage {a.coverage_ppm / 1e4:.2f}% "
+                f"quality {a.quality_ppm / 1e4:.2f}% consistency {a.consistency_ppm / 1e4:.2f}% "
+                f"weight {a.weight} ({flags})"
+            )
         for score in rewards.scores:
             owner = rewards.owners.get(score.device_id, "-")
             print(
@@ -216,4 +238,36 @@ def _show_rewards(args: argparse.Namespace) -> int:
     print(f"cumulative {answer['cumulative']}")
     print(f"claimed    {answer['claimed'] if answer['claimed'] is not None else 'unknown'}")
     print(f"claimable  {answer['claimable'] if answer['claimable'] is not None else 'unknown'}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from fieldproof.bundle import read_bundle
+    from fieldproof.rewards.explain import explain_owner
+    from fieldproof.rewards.tree import checksum
+
+    if (args.bundle is None) == (args.api is None):
+        raise FieldproofValueError("rewards explain: give either a bundle or --api")
+    if args.api is not None:
+        query = "" if args.epoch is None else f"?epoch={args.epoch}"
+        owner = checksum(args.owner)
+        answer = fetch_json(
+            f"{args.api.rstrip('/')}/v1/rewards/{owner}/explain{query}", args.api_key_env
+        )
+        if not isinstance(answer, dict):
+            raise FieldproofValueError(f"{args.api}: malformed explanation")
+    else:
+        _, bundle, dump = read_bundle(args.bundle)
+        if dump is None:
+            raise FieldproofValueError(f"bundle {args.bundle}: it records no rewards")
+        if args.epoch is not None and args.epoch != bundle.epoch:
+            raise FieldproofValueError(f"bundle {args.bundle} is epoch {bundle.epoch}")
+        answer = explain_owner(dump, args.owner)
+        if not answer["devices"] and answer["amount"] == "0":
+            raise FieldproofValueError(f"{answer['owner']} has no device in epoch {bundle.epoch}")
+    if args.json:
+        print(json.dumps(answer, indent=2))
+    else:
+        for line in answer["text"]:
+            print(line)
     return 0

@@ -7,6 +7,10 @@ the scoring with :func:`rescore` and compare roots.
 
 The split is integer and floors every owner's share, so what is paid out is the emission
 less a dust smaller than the number of paid owners; the dust is not carried over.
+
+A bundle that records placements (version 2) is scored with the version 2 rules
+(:mod:`fieldproof.rewards.assess`) and its dump (``fieldproof-rewards-v2``) explains every
+device; a version 1 bundle keeps its original scoring, so old roots still re-run.
 """
 
 from __future__ import annotations
@@ -20,10 +24,13 @@ from eth_utils.address import is_address, to_checksum_address
 from fieldproof.bundle import EpochBundle
 from fieldproof.errors import MerkleError, RewardValueError
 from fieldproof.merkle import StandardMerkleTree
+from fieldproof.rewards.assess import Assessment, assess
+from fieldproof.rewards.rules import DEFAULT_RULES, RuleParams
 from fieldproof.rewards.scoring import DEFAULT_PARAMS, DeviceScore, ScoringParams, score_devices
 
 REWARD_LEAF_TYPES: tuple[str, ...] = ("address", "uint256")
 REWARD_FORMAT = "fieldproof-rewards-v1"
+REWARD_FORMAT_V2 = "fieldproof-rewards-v2"
 MAX_UINT256 = 2**256 - 1
 
 
@@ -46,6 +53,21 @@ class RewardEpoch:
     amounts: Mapping[str, int]
     cumulative: Mapping[str, int]
     tree: StandardMerkleTree | None = field(compare=False)
+    # Version 2 only: the rules applied and every device's assessment.
+    rules: RuleParams | None = None
+    assessments: tuple[Assessment, ...] = ()
+
+    @property
+    def version(self) -> int:
+        return 1 if self.rules is None else 2
+
+    def device_amounts(self) -> dict[bytes, int]:
+        """Each device's part of the emission (its owner's amount is the floored sum)."""
+        weights = {a.device_id: a.weight for a in self.assessments if a.device_id in self.owners}
+        total = sum(weights.values())
+        if total == 0:
+            return {device: 0 for device in weights}
+        return {device: self.emission * w // total for device, w in weights.items()}
 
     @property
     def paid(self) -> int:
@@ -72,6 +94,8 @@ class RewardEpoch:
         return amount, self.tree.get_proof((owner, amount))
 
     def to_json(self) -> dict[str, Any]:
+        if self.rules is not None:
+            return self._to_json_v2(self.rules)
         return {
             "format": REWARD_FORMAT,
             "epoch": self.epoch,
@@ -98,6 +122,41 @@ class RewardEpoch:
             "tree": None if self.tree is None else self.tree.dump(),
         }
 
+    def _to_json_v2(self, rules: RuleParams) -> dict[str, Any]:
+        amounts = self.device_amounts()
+        return {
+            "format": REWARD_FORMAT_V2,
+            "epoch": self.epoch,
+            "emission": str(self.emission),
+            "params": rules.to_json(),
+            "owners": {"0x" + device.hex(): owner for device, owner in sorted(self.owners.items())},
+            "previousCumulative": {k: str(v) for k, v in sorted(self.previous_cumulative.items())},
+            "devices": [
+                {
+                    "device": "0x" + a.device_id.hex(),
+                    "owner": self.owners.get(a.device_id),
+                    "cell": a.cell,
+                    "placedAt": a.placed_at,
+                    "reports": a.reports,
+                    "coveragePpm": a.coverage_ppm,
+                    "qualityPpm": a.quality_ppm,
+                    "consistencyPpm": a.consistency_ppm,
+                    "scorePpm": a.score_ppm,
+                    "selfQcPpm": a.self_qc_ppm,
+                    "weight": a.weight,
+                    "amount": str(amounts.get(a.device_id, 0)),
+                    "flags": [flag.to_json() for flag in a.flags],
+                }
+                for a in self.assessments
+            ],
+            "amounts": {k: str(v) for k, v in sorted(self.amounts.items())},
+            "cumulative": {k: str(v) for k, v in sorted(self.cumulative.items())},
+            "totalCumulative": str(self.total_cumulative),
+            "dust": str(self.dust),
+            "root": None if self.root is None else "0x" + self.root.hex(),
+            "tree": None if self.tree is None else self.tree.dump(),
+        }
+
 
 def split(emission: int, weights: Mapping[str, int]) -> dict[str, int]:
     """``emission`` pro rata to ``weights``, floored; owners of weight 0 get 0."""
@@ -113,10 +172,13 @@ def score_epoch(
     emission: int,
     previous_cumulative: Mapping[str, int],
     params: ScoringParams = DEFAULT_PARAMS,
+    *,
+    rules: RuleParams = DEFAULT_RULES,
 ) -> RewardEpoch:
     """Score ``bundle``, split ``emission`` among the devices' owners, accrue cumulatively.
 
-    Devices missing from ``owners`` (not registered) are scored but paid nothing.
+    Devices missing from ``owners`` (not registered) are scored but paid nothing. A
+    bundle with placements is scored by ``rules`` (version 2), one without by ``params``.
     """
     if emission < 0 or emission > MAX_UINT256:
         raise RewardValueError(f"rewards: emission {emission} is out of range")
@@ -127,12 +189,19 @@ def score_epoch(
             raise RewardValueError(f"rewards: cumulative of {owner} is negative")
         key = checksum(owner)
         previous[key] = previous.get(key, 0) + amount
-    scores = score_devices(bundle, params)
+    assessments: tuple[Assessment, ...] = ()
+    if bundle.placements is None:
+        scores = score_devices(bundle, params)
+        weighted = [(score.device_id, score.weight) for score in scores]
+    else:
+        assessments = assess(bundle, set(owner_of), rules)
+        scores = ()
+        weighted = [(a.device_id, a.weight) for a in assessments]
     weights: dict[str, int] = {}
-    for score in scores:
-        paid_to = owner_of.get(score.device_id)
+    for device_id, weight in weighted:
+        paid_to = owner_of.get(device_id)
         if paid_to is not None:
-            weights[paid_to] = weights.get(paid_to, 0) + score.weight
+            weights[paid_to] = weights.get(paid_to, 0) + weight
     amounts = {owner: amount for owner, amount in split(emission, weights).items() if amount}
     cumulative = dict(previous)
     for owner, amount in amounts.items():
@@ -141,7 +210,7 @@ def score_epoch(
     tree = (
         StandardMerkleTree.of(sorted(cumulative.items()), REWARD_LEAF_TYPES) if cumulative else None
     )
-    scored = {score.device_id for score in scores}
+    scored = {device_id for device_id, _ in weighted}
     used_owners = {device: owner for device, owner in owner_of.items() if device in scored}
     return RewardEpoch(
         epoch=bundle.epoch,
@@ -153,6 +222,8 @@ def score_epoch(
         amounts=amounts,
         cumulative=cumulative,
         tree=tree,
+        rules=None if bundle.placements is None else rules,
+        assessments=assessments,
     )
 
 
@@ -168,8 +239,11 @@ def _int(value: Any, where: str) -> int:
 
 def rescore(bundle: EpochBundle, dump: Mapping[str, Any]) -> RewardEpoch:
     """Re-run :func:`score_epoch` with the inputs recorded in a reward ``dump``."""
-    if dump.get("format") != REWARD_FORMAT:
-        raise RewardValueError(f"rewards: format must be {REWARD_FORMAT!r}")
+    version = {REWARD_FORMAT: 1, REWARD_FORMAT_V2: 2}.get(str(dump.get("format")))
+    if version is None:
+        raise RewardValueError(f"rewards: format must be {REWARD_FORMAT_V2!r} or {REWARD_FORMAT!r}")
+    if (version == 2) != (bundle.placements is not None):
+        raise RewardValueError("rewards: version 2 rewards need a bundle with placements")
     if _int(dump.get("epoch"), "epoch") != bundle.epoch:
         raise RewardValueError(
             f"rewards: dump is for epoch {dump.get('epoch')}, not {bundle.epoch}"
@@ -183,6 +257,10 @@ def rescore(bundle: EpochBundle, dump: Mapping[str, Any]) -> RewardEpoch:
             str(owner): _int(amount, f"previousCumulative -> {owner}")
             for owner, amount in dict(dump["previousCumulative"]).items()
         }
+        emission = _int(dump.get("emission"), "emission")
+        if version == 2:
+            rules = RuleParams.from_json(dict(dump["params"]))
+            return score_epoch(bundle, owners, emission, previous, rules=rules)
         params = ScoringParams(
             agreement_tolerance_ppm=_int(
                 dict(dump["params"])["agreementTolerancePpm"], "params -> agreementTolerancePpm"
@@ -190,7 +268,7 @@ def rescore(bundle: EpochBundle, dump: Mapping[str, Any]) -> RewardEpoch:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise RewardValueError(f"rewards: malformed dump ({exc!r})") from exc
-    return score_epoch(bundle, owners, _int(dump.get("emission"), "emission"), previous, params)
+    return score_epoch(bundle, owners, emission, previous, params)
 
 
 def load_tree(dump: Mapping[str, Any]) -> StandardMerkleTree | None:

@@ -211,3 +211,46 @@ def rewards(
         },
         "epochs": paged(lines, size, skip),
     }
+
+
+@router.get(
+    "/rewards/{owner}/explain",
+    summary="Why each of an owner's devices earned what it earned in an epoch, in words",
+    description="Every factor (coverage, server-checked quality, neighbour consistency) and "
+    "every flag with its reason, per device of the owner, from the epoch's published bundle. "
+    "Without `epoch`, the latest epoch that published rewards. 404: no such epoch, no "
+    "rewards published yet, or no device of the owner in the epoch.",
+    responses=error_responses(400, 404, 503),
+)
+def explain_rewards(
+    *,
+    owner: Annotated[
+        str, Path(pattern=ADDRESS_PATTERN, description="The owner's address (0x-hex).")
+    ],
+    epoch: Annotated[
+        int | None, Query(ge=0, le=MAX_INT, description="The epoch (default: the latest).")
+    ] = None,
+    context: Ctx,
+) -> dict[str, Any]:
+    from fieldproof.rewards.explain import explain_owner
+
+    if not is_address(owner):
+        raise ParameterError("owner", f"not an address: {owner!r}")
+    digits = owner[2:] if owner[:2] in ("0x", "0X") else owner
+    # Mixed case is an EIP-55 checksum: a wrong one is a mistyped address, not an owner.
+    if digits not in (digits.lower(), digits.upper()) and digits != to_checksum_address(owner)[2:]:
+        raise ParameterError("owner", f"{owner} has a wrong EIP-55 checksum")
+    if epoch is None:
+        rewarded = [r for r in context.epochs.epochs() if r.cid is not None]
+        if not rewarded:
+            raise NotFoundError("no epoch has published rewards yet")
+        record = rewarded[-1]
+    else:
+        record = context.epochs.epoch(epoch)
+    _, dump = context.epochs.bundle(record)
+    if dump is None:
+        raise NotFoundError(f"epoch {record.epoch} records no rewards")
+    explained = explain_owner(dump, owner)
+    if not explained["devices"] and explained["amount"] == "0":
+        raise NotFoundError(f"{explained['owner']} has no device in epoch {record.epoch}")
+    return explained

@@ -65,7 +65,9 @@ def test_anchor_prove_verify_and_claim_from_the_command_line(
         anchoring |= {"key": "env:FP_TEST_ANCHOR_KEY", "bundle_dir": "bundles"}
         anchoring |= {"epoch_seconds": EPOCH, "genesis": genesis, "first_epoch": 0}
         data = {"roles": ["anchoring"], "ledger": {"url": "sqlite:///ledger.db"}}
-        data |= {"anchoring": anchoring, "rewards": {"emission": emission}}
+        # These devices were registered without a cell or a stake: version 1 rewards.
+        rewards = {"emission": emission, "placements": "none"}
+        data |= {"anchoring": anchoring, "rewards": rewards}
         path.write_text(yaml.safe_dump(data))
         return str(path)
 

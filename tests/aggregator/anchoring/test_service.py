@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import h3
 import pytest
 from eth_hash.auto import keccak
 
@@ -18,6 +19,7 @@ from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
 from aggregator.ledger import Batch, EpochStatus, IncomingReport, SqlLedger, open_ledger
 from fieldproof.bundle import read_bundle
 from fieldproof.chain.errors import ChainError
+from fieldproof.rewards.placement import DevicePlacement, StaticPlacements
 from fieldproof.rewards.tree import load_tree, rescore
 from fieldproof.verify import STEP_REGISTERED, STEP_SIGNATURE, all_ok, verify
 from tests.aggregator.anchoring.chainenv import BACKENDS, OWNER_A, OWNER_B, ChainEnv, make_env
@@ -25,6 +27,11 @@ from tests.aggregator.anchoring.reports import KEYS, signed
 
 EPOCH = 60
 EMISSION = 1_000 * 10**18
+# One device per cell around Dongsi (Beijing): placed, eligible, staked.
+_CELLS = sorted(h3.grid_disk(h3.latlng_to_cell(39.9289, 116.4174, 7), 2))
+PLACEMENTS = StaticPlacements(
+    {key.device_id: DevicePlacement(_CELLS[i], 1_000 + i) for i, key in enumerate(KEYS)}
+)
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
@@ -82,6 +89,7 @@ class Harness:
             self.ledger,
             chain or self.env.contract_chain(),  # type: ignore[arg-type]
             state,
+            placements=PLACEMENTS,
         )
 
     def fill(self, epoch: int, devices: tuple[int, ...] = (0, 1, 2, 3)) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from aggregator.api import ApiSources, ContractReader, DeviceMeta
 from aggregator.ledger import Batch, HealthUpdate, IncomingReport, SqlLedger, StatusUpdate
 from aggregator.series import Projector, SeriesStore
 from fieldproof.identity import DeviceKey
+from fieldproof.rewards.placement import DevicePlacement, StaticPlacements, cell_of
+from fieldproof.rewards.rules import DEFAULT_RULES, RuleParams
 from fieldproof.wire import Record, Report, sign_report
 from tests.aggregator.anchoring.chainenv import OWNER_A, OWNER_B, ChainEnv
 
@@ -85,7 +88,17 @@ class World:
         return out
 
 
-def build_world(tmp_path: Path, ledger: SqlLedger, series: SeriesStore, env: ChainEnv) -> World:
+def build_world(
+    tmp_path: Path,
+    ledger: SqlLedger,
+    series: SeriesStore,
+    env: ChainEnv,
+    *,
+    placed: Mapping[int, DevicePlacement] | None = None,
+    rules: RuleParams = DEFAULT_RULES,
+) -> World:
+    """``placed``: placements by device index instead of each device's own cell
+    (placed at 0); ``rules``: the reward rules the epochs are scored by."""
     owners: dict[int, str] = {}
     for index, owner in enumerate(OWNERS):
         if owner is not None:
@@ -138,8 +151,15 @@ def build_world(tmp_path: Path, ledger: SqlLedger, series: SeriesStore, env: Cha
         genesis=genesis,
         grace_seconds=1,
         emission=1_000 * 10**18,
+        rules=rules,
     )
-    anchorer = EpochAnchorer(settings, ledger, env.contract_chain(), ledger)
+    # Each device's place goes into the bundles, so rewards are explained per device.
+    if placed is None:
+        placed = {
+            i: DevicePlacement(cell_of(lat, lon, 7), 0) for i, (_, lat, lon) in enumerate(PLACES)
+        }
+    placements = StaticPlacements({KEYS[i].device_id: p for i, p in placed.items()})
+    anchorer = EpochAnchorer(settings, ledger, env.contract_chain(), ledger, placements=placements)
     anchorer.tick(float(genesis))  # the first tick fixes epoch 0 at genesis
     # The last report of each device arrives just after the last window: it stays open.
     anchorer.tick(float(genesis + EPOCHS * EPOCH_S + 5))
