@@ -5,7 +5,8 @@ One file describes the whole service; ``roles`` says which parts this process ru
 everything in one process or one role per process. Backends are chosen by URL:
 ``ledger.url`` (``sqlite:///path`` or ``postgresql://…``), ``series.url``
 (``sqlite:///path``, ``influx://host:port/db``, ``influxs://…``), ``mqtt.url``
-(``mqtt://host:port`` or ``mqtts://…``) and ``anchoring.rpc`` (``http(s)://…``).
+(``mqtt://host:port``, ``mqtts://…`` or a NATS JetStream cluster,
+``nats://host:port[,host:port…]``) and ``anchoring.rpc`` (``http(s)://…``).
 Relative paths, ``sqlite:///`` paths included, resolve from the config file's folder.
 """
 
@@ -28,6 +29,7 @@ from fieldproof.wire import MAX_REPORT_SIZE
 LEDGER_SCHEMES = ("sqlite", "postgresql", "postgres")
 SERIES_SCHEMES = ("sqlite", "influx", "influxs")
 MQTT_SCHEMES = ("mqtt", "mqtts")
+NATS_SCHEME = "nats"
 RPC_SCHEMES = ("http", "https")
 
 Role = Literal["ingest", "projection", "anchoring", "api"]
@@ -41,8 +43,32 @@ def _check_scheme(url: str, schemes: tuple[str, ...]) -> str:
     return url
 
 
+def nats_servers(url: str) -> list[str]:
+    """``nats://h1:p1,h2:p2`` as one ``nats://host:port`` URL per server; ValueError when
+    an entry has no host or a bad port."""
+    rest = url.removeprefix(f"{NATS_SCHEME}://")
+    servers = []
+    for raw in rest.split(","):
+        entry = raw.strip().removeprefix(f"{NATS_SCHEME}://")
+        parts = urlsplit(f"{NATS_SCHEME}://{entry}")
+        if not parts.hostname or parts.path not in ("", "/"):
+            raise ValueError(f"expected host[:port] in {url!r}, got {entry!r}")
+        port = parts.port or 4222  # raises ValueError on a bad port
+        servers.append(f"{NATS_SCHEME}://{parts.hostname}:{port}")
+    return servers
+
+
+def is_nats_url(url: str) -> bool:
+    return urlsplit(url).scheme == NATS_SCHEME
+
+
 class MqttConfig(ConfigModel):
-    url: str = Field("mqtt://127.0.0.1:1883", description="Broker URL, mqtt:// or mqtts://.")
+    url: str = Field(
+        "mqtt://127.0.0.1:1883",
+        description="Broker URL: mqtt:// or mqtts:// (an MQTT broker), or "
+        "nats://host:port[,host:port…] (a NATS JetStream cluster, see the nats section; "
+        "user name and password below apply to it too).",
+    )
     protocol: Literal["5", "3.1.1"] = Field(
         "5",
         description="MQTT 5 uses the shared subscription; 3.1.1 (brokers without v5, such as "
@@ -81,7 +107,10 @@ class MqttConfig(ConfigModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        return _check_scheme(value, MQTT_SCHEMES)
+        if is_nats_url(value):
+            nats_servers(value)
+            return value
+        return _check_scheme(value, (*MQTT_SCHEMES, NATS_SCHEME))
 
     @field_validator("group")
     @classmethod
@@ -92,11 +121,91 @@ class MqttConfig(ConfigModel):
 
     @model_validator(mode="after")
     def _tls(self) -> MqttConfig:
+        if is_nats_url(self.url):
+            if self.tls is not None:
+                raise ValueError("a tls section is for mqtts:// urls; nats:// runs without it")
+            return self
         check_tls_matches_url(self.url, self.tls)
         return self
 
 
+class NatsConfig(ConfigModel):
+    """The JetStream side of a ``nats://`` transport: devices publish over MQTT to any
+    node, the stream keeps their reports, and every aggregator process pulls from one
+    durable consumer, acknowledging each message after its ledger commit."""
+
+    stream: str = Field("FIELDPROOF", description="Stream over the device subjects.")
+    consumer: str = Field(
+        "aggregators", description="Durable pull consumer shared by all aggregator processes."
+    )
+    replicas: int = Field(
+        3,
+        ge=1,
+        le=5,
+        description="Replicas of the stream when the aggregator creates it (an existing "
+        "stream is used as configured).",
+    )
+    max_age_days: float = Field(
+        7.0,
+        gt=0,
+        description="How long the stream keeps unacknowledged reports (created streams "
+        "only); devices keep every report until its ack, so an older one costs a resend.",
+    )
+    ack_wait_s: float = Field(
+        30.0,
+        gt=0,
+        description="A delivered message not acknowledged within this is delivered again "
+        "(to any aggregator process): what a killed process costs in delay.",
+    )
+    max_ack_pending: int = Field(
+        2000,
+        ge=1,
+        description="Delivered, unacknowledged messages the consumer allows in all; "
+        "twice ingest.batch_size lets the next batch arrive while one is committed.",
+    )
+    fetch_batch: int = Field(500, ge=1, le=10_000, description="Messages asked for per pull.")
+
+
 MAX_VERIFY_WORKERS = 64
+BEACON_RPC_SCHEMES = ("http", "https")
+
+
+class BeaconConfig(ConfigModel):
+    rpc: str | None = Field(
+        None,
+        description="Chain URL whose blocks reports' beacons must name (http(s)://); none: "
+        "anchoring.rpc when this file has an anchoring section, else beacons are not "
+        "checked.",
+    )
+    max_age_s: float = Field(
+        3600.0,
+        gt=0,
+        description="How much older than the end of its interval a report's beacon block "
+        "may be (beacon_stale beyond): the most a report can be made ahead of its time.",
+    )
+    allow_missing: bool = Field(
+        True,
+        description="Accept reports without a beacon (wire version 1). On during "
+        "migration; once every device runs version 2, turn it off (beacon_missing).",
+    )
+    poll_s: float = Field(2.0, gt=0, description="How often the chain's head is read.")
+    cache_blocks: int = Field(
+        2048,
+        ge=16,
+        description="Recent blocks kept in memory; an older beacon block is looked up once "
+        "and remembered.",
+    )
+    publish: bool = Field(
+        True,
+        description="Publish the latest block, retained, on fp/v1/beacon for agents "
+        "(the ingest role, only when beacons are checked).",
+    )
+    publish_every_s: float = Field(10.0, gt=0, description="Publish a new head at most this often.")
+
+    @field_validator("rpc")
+    @classmethod
+    def _rpc(cls, value: str | None) -> str | None:
+        return None if value is None else _check_scheme(value, BEACON_RPC_SCHEMES)
 
 
 class IngestConfig(ConfigModel):
@@ -131,6 +240,11 @@ class IngestConfig(ConfigModel):
     dead_letter_bytes: int = Field(
         4096, ge=0, description="Raw bytes kept per dead letter (the rest is cut)."
     )
+    beacon: BeaconConfig = Field(
+        default_factory=BeaconConfig,  # type: ignore[arg-type]
+        description="The freshness beacon every version 2 report carries: a recent block "
+        "of the chain (checked from a cache, never a chain call per report).",
+    )
 
     @field_validator("verify_workers", mode="before")
     @classmethod
@@ -140,6 +254,12 @@ class IngestConfig(ConfigModel):
         ):
             return value
         raise ValueError(f"must be auto or a number of processes 0..{MAX_VERIFY_WORKERS}")
+
+    def beacon_rpc(self, anchoring: AnchoringConfig | None) -> str | None:
+        """The chain beacons are checked against (see ``beacon.rpc``)."""
+        if self.beacon.rpc is not None:
+            return self.beacon.rpc
+        return None if anchoring is None else anchoring.rpc
 
     @property
     def verify_worker_count(self) -> int:
@@ -306,8 +426,36 @@ class RewardsConfig(ConfigModel):
         ge=0,
         le=1_000_000,
         description="How far (parts per million of a metric's physical range) a reading "
-        "may lie from its neighbours' median and still agree.",
+        "may lie from its neighbours' median and still agree (version 1 rewards, for "
+        "epochs without placements).",
     )
+    placements: Literal["chain", "devices", "none"] = Field(
+        "chain",
+        description="Where each epoch's device placements (cell, seniority, eligibility, "
+        "stake) come from: chain (DeviceStaking at the epoch's end), devices (the device "
+        "file's lat/lon; every located device eligible), none (version 1 rewards).",
+    )
+    devices: Path | None = Field(
+        None, description="Device file (devices.yaml: id, lat, lon) for placements: devices."
+    )
+    cell_capacity: int = Field(
+        3, ge=1, description="At most this many devices per H3 cell earn in an epoch."
+    )
+    neighbour_rings: int = Field(
+        4,
+        ge=0,
+        description="Neighbours are the devices whose cells lie within this many cell "
+        "steps (resolution 7: about 2.4 km a step).",
+    )
+    min_neighbour_cells: int = Field(
+        3, ge=1, description="Fewer neighbouring cells than this: consistency is neutral."
+    )
+
+    @model_validator(mode="after")
+    def _check_devices(self) -> RewardsConfig:
+        if self.placements == "devices" and self.devices is None:
+            raise ValueError("placements: devices needs rewards -> devices (the device file)")
+        return self
 
 
 class AggregatorConfig(ConfigModel):
@@ -329,6 +477,10 @@ class AggregatorConfig(ConfigModel):
     mqtt: MqttConfig = Field(
         default_factory=MqttConfig,  # type: ignore[arg-type]
         description="The broker ingest subscribes to.",
+    )
+    nats: NatsConfig = Field(
+        default_factory=NatsConfig,  # type: ignore[arg-type]
+        description="Stream and consumer of a nats:// transport (ignored for MQTT).",
     )
     ingest: IngestConfig = Field(
         default_factory=IngestConfig,  # type: ignore[arg-type]
@@ -377,12 +529,16 @@ class AggregatorConfig(ConfigModel):
 
 
 def verify_batch_fits_window(config: AggregatorConfig) -> None:
-    # The broker stops sending at receive_maximum unacknowledged messages and we ack
-    # only after a commit: a bigger batch would wait for its timer every time.
-    if config.ingest.batch_size > config.mqtt.receive_maximum:
+    # The broker stops sending at receive_maximum (JetStream: max_ack_pending)
+    # unacknowledged messages and we ack only after a commit: a bigger batch would wait
+    # for its timer every time.
+    if is_nats_url(config.mqtt.url):
+        window, name = config.nats.max_ack_pending, "nats -> max_ack_pending"
+    else:
+        window, name = config.mqtt.receive_maximum, "mqtt -> receive_maximum"
+    if config.ingest.batch_size > window:
         raise ValueError(
-            f"ingest -> batch_size ({config.ingest.batch_size}) must not exceed "
-            f"mqtt -> receive_maximum ({config.mqtt.receive_maximum})"
+            f"ingest -> batch_size ({config.ingest.batch_size}) must not exceed {name} ({window})"
         )
 
 

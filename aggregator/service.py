@@ -31,14 +31,25 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from aggregator.config import AggregatorConfig
 from aggregator.errors import AggregatorError, AggregatorValueError
 from aggregator.ingest.acks import LedgerAcks
-from aggregator.ingest.consumer import Message, MqttConsumer
+from aggregator.ingest.beacon import (
+    BeaconCheck,
+    BeaconPolicy,
+    BlockCache,
+    BlockSource,
+    BlockWatcher,
+    Web3Blocks,
+)
+from aggregator.ingest.beacon_publisher import BeaconPublisher
+from aggregator.ingest.consumer import Message
 from aggregator.ingest.freshness import DocumentFreshness
 from aggregator.ingest.pipeline import Limits, SequenceTracker, Verifier
+from aggregator.ingest.source import IngestSource, open_source
 from aggregator.ingest.workers import VerifierPool
 from aggregator.ingest.writer import BatchBuilder, IngestWriter
 from aggregator.ledger.factory import open_ledger
@@ -122,10 +133,29 @@ class ProjectionWorker:
             self._stop.wait(delay)
 
 
+def _retained(source: IngestSource) -> Callable[[str, bytes, bool], None]:
+    """Publish through ``source``, retained where its transport keeps messages (MQTT)."""
+    from aggregator.ingest.consumer import MqttConsumer
+
+    def publish(topic: str, payload: bytes, retain: bool) -> None:
+        if isinstance(source, MqttConsumer):
+            source.publish(topic, payload, retain=retain)
+        else:
+            source.publish(topic, payload)
+
+    return publish
+
+
 class Aggregator:
     """The roles of one process (see the module docstring for embedded use)."""
 
-    def __init__(self, config: AggregatorConfig, *, key_source: KeySource | None = None) -> None:
+    def __init__(
+        self,
+        config: AggregatorConfig,
+        *,
+        key_source: KeySource | None = None,
+        block_source: BlockSource | None = None,
+    ) -> None:
         if config.ingest.verify_worker_count > 0 and key_source is not None:
             raise AggregatorValueError(
                 "ingest -> verify_workers: needs the key source from the config, not one "
@@ -135,11 +165,15 @@ class Aggregator:
         self.roles = frozenset(config.roles)
         self.metrics = IngestMetrics()
         self._key_source = key_source
+        # Blocks for the beacon check: passed in (the demo's in-process chain) or read
+        # from ingest.beacon.rpc / anchoring.rpc.
+        self._block_source = block_source
+        self.beacon_watcher: BlockWatcher | None = None
         self.queue: queue.Queue[Message] = queue.Queue(maxsize=config.ingest.queue_size)
         self.ledger: SqlLedger | None = None
         self.reader: SqlLedger | None = None
         self.series: SeriesStore | None = None
-        self.consumer: MqttConsumer | None = None
+        self.consumer: IngestSource | None = None
         self.writer: IngestWriter | None = None
         self.projection: ProjectionWorker | None = None
         self.retention: RetentionWorker | None = None
@@ -231,6 +265,7 @@ class Aggregator:
                 max_age_s=cfg.ingest.max_age_s,
             ),
             tracker=tracker,
+            beacons=self._beacon_check(),
         )
         if cfg.ingest.verify_worker_count > 0:
             assert cfg.registry is not None
@@ -247,7 +282,7 @@ class Aggregator:
             freshness=freshness,
         )
         prepare = builder.verify if self.pool is None else None
-        self.consumer = MqttConsumer(cfg.mqtt, self.queue, prepare=prepare)
+        self.consumer = open_source(cfg, self.queue, prepare=prepare)
         self.writer = IngestWriter(
             self.queue,
             self.ledger,
@@ -261,10 +296,38 @@ class Aggregator:
         )
         self.retention = RetentionWorker(self.reader, self.series, cfg.retention)
         self.metrics.gauges["fieldproof_ingest_queue_depth"] = lambda: float(self.queue.qsize())
+        watcher = self.beacon_watcher
+        if watcher is not None:
+            if cfg.ingest.beacon.publish:
+                watcher.on_head = BeaconPublisher(
+                    _retained(self.consumer), cfg.ingest.beacon.publish_every_s
+                )
+            self.metrics.gauges["fieldproof_beacon_head_block"] = lambda: float(
+                -1 if watcher.cache.head is None else watcher.cache.head.number
+            )
+            watcher.start()
         self._watch("ingest")
         self.writer.start()
         self.retention.start()
         self.consumer.start()
+
+    def _beacon_check(self) -> BeaconCheck | None:
+        """The beacon check of this config, with its block watcher (not started yet);
+        None when no chain is configured (beacons then decode but are not checked)."""
+        cfg = self.config
+        source = self._block_source
+        if source is None:
+            rpc = cfg.ingest.beacon_rpc(cfg.anchoring)
+            if rpc is None:
+                log.warning("ingest: no chain configured; report beacons are not checked")
+                return None
+            from fieldproof.chain.backends import connect
+
+            source = Web3Blocks(connect(rpc, check=False))
+        beacon = cfg.ingest.beacon
+        cache = BlockCache(source, keep=beacon.cache_blocks)
+        self.beacon_watcher = BlockWatcher(cache, beacon.poll_s)
+        return BeaconCheck(cache, BeaconPolicy(beacon.max_age_s, beacon.allow_missing))
 
     def _start_anchoring(self) -> None:
         from aggregator.anchoring.setup import build_anchorer
@@ -310,6 +373,8 @@ class Aggregator:
         """Commit and acknowledge what was received, then disconnect and close."""
         if self.writer is not None:
             self.writer.stop()
+        if self.beacon_watcher is not None:
+            self.beacon_watcher.stop()
         if self.consumer is not None:
             self.consumer.stop()
         if self.pool is not None:

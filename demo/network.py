@@ -1,10 +1,11 @@
 """``fieldproof demo``: the whole network on one machine, on embedded defaults.
 
-What runs: the in-process chain with the four contracts deployed; Mosquitto (or the
+What runs: the in-process chain with the five contracts deployed; Mosquitto (or the
 in-process amqtt broker); the aggregator (SQLite ledger and series, devices checked
 against an allowlist built from the on-chain registry); N devices, each a real
 ``fieldproof agent run`` process with its own encrypted key, registered on-chain by its
-own owner with the device's proof of possession, counting people on the sample video
+own owner with the device's proof of possession at the H3 cell of a real monitoring site
+(``demo/sites.py``), with the minimum stake behind it, counting people on the sample video
 through NanoDet and replaying real TMY3 weather, time-compressed. Epochs close and are
 anchored, rewards are published, one owner claims, and one random reading is verified
 end to end against the chain.
@@ -27,6 +28,7 @@ from typing import Any
 import yaml
 
 from aggregator.anchoring.chain import ContractChain
+from aggregator.anchoring.placements import DeviceFilePlacements
 from aggregator.anchoring.service import AnchorSettings, EpochAnchorer
 from aggregator.anchoring.state import EpochRecord, EpochStatus
 from aggregator.config import AggregatorConfig
@@ -41,17 +43,17 @@ from demo.devices import (
     start_agent,
     stop_agent,
 )
+from demo.sites import site_for
 from fieldproof.bundle import ipfs_uri, read_bundle
 from fieldproof.chain.backends import connect, prefunded_keys
 from fieldproof.chain.deploy import Deployment, deploy_all
+from fieldproof.chain.location import cell_str
 from fieldproof.chain.pop import sign_pop
 from fieldproof.chain.sender import Sender
 from fieldproof.identity import device_id_hex
 from fieldproof.rewards.tree import load_tree, owner_leaf
 from fieldproof.verify import ContractView, all_ok, verify
 
-# Devices sit around the weather station whose data they replay (Greensboro, NC).
-STATION = (36.1, -79.95)
 EMISSION = 1_000 * 10**18
 
 
@@ -137,24 +139,30 @@ class DemoNetwork:
         self.result.chain = f"eth-tester (in-process), chain id {self.deployment.chain_id}"
         self.progress(f"chain: contracts deployed ({self.result.chain})")
 
-    def _register(self, device: DemoDevice, owner: Any) -> None:
-        registry = self.deployment.registry(self.w3, Sender(self.w3, owner))
+    def _register(self, device: DemoDevice, owner: Any, cell: int) -> None:
+        """The owner registers the device at its cell and stakes the minimum behind it
+        (tokens from the operator, who holds the genesis supply), so it can be rewarded."""
+        sender = Sender(self.w3, owner)
+        registry = self.deployment.registry(self.w3, sender)
         nonce = registry.nonce_of(device.key.device_id)
         pop = sign_pop(device.key, registry.address, self.deployment.chain_id, owner.address, nonce)
         lat, lon = device.location
-        registry.register(pop, metadata_uri=f"geo:{lat:.5f},{lon:.5f}")
+        registry.register(pop, metadata_uri=f"geo:{lat:.5f},{lon:.5f}", cell=cell)
+        staking = self.deployment.staking(self.w3, sender)
+        stake = staking.min_stake()
+        self.deployment.token(self.w3, self.operator_sender).transfer(owner.address, stake)
+        self.deployment.token(self.w3, sender).approve(staking.address, stake)
+        staking.stake_to(device.key.device_id, stake)
 
     def _devices(self) -> None:
         registry = self.deployment.registry(self.w3)
         allowlist: list[dict[str, Any]] = []
         meta: list[dict[str, Any]] = []
         for index, owner in enumerate(self.owners):
-            location = (
-                STATION[0] + self.random.uniform(-0.08, 0.08),
-                STATION[1] + self.random.uniform(-0.1, 0.1),
-            )
+            site = site_for(index)
+            location = (site.lat, site.lon)
             device = create_device(index, self.workdir, owner.address, location)
-            self._register(device, owner)
+            self._register(device, owner, site.cell)
             # The allowlist is the registry as the aggregator sees it: keys read back on-chain.
             public_key = registry.public_key_of(device.key.device_id)
             allowlist.append(
@@ -168,7 +176,8 @@ class DemoNetwork:
             self.devices.append(device)
             self.progress(
                 f"device {device.name} {device_id_hex(device.key.device_id)[:18]}… "
-                f"registered by owner {owner.address}"
+                f"registered and staked by owner {owner.address} at {site.name} "
+                f"(H3 {cell_str(site.cell)})"
             )
         # The in-process chain stamps each block at least a second after the last, so after
         # a burst of transactions its clock runs ahead of ours; devices start reporting only
@@ -222,7 +231,11 @@ class DemoNetwork:
             emission=EMISSION,
             first_epoch=0,
         )
-        self.anchorer = EpochAnchorer(settings, self.state, chain, self.state)
+        # The device file's coordinates give each device its cell in the epoch bundles.
+        placements = DeviceFilePlacements(self.workdir / "devices.yaml")
+        self.anchorer = EpochAnchorer(
+            settings, self.state, chain, self.state, placements=placements
+        )
 
     # -- run ----------------------------------------------------------------------------
 
@@ -347,6 +360,8 @@ class DemoNetwork:
                     "name": device.name,
                     "device_id": device_id_hex(device.key.device_id),
                     "owner": device.owner,
+                    "site": site_for(device.index).name,
+                    "cell": cell_str(site_for(device.index).cell),
                     "agent_exit": stop_agent(device),
                 }
             )

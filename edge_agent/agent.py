@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from edge_agent.audit.auditor import AuditLoop, Auditor
+from edge_agent.audit.journal import AckJournal
 from edge_agent.config import AgentConfig
 from edge_agent.health.snapshot import (
     HealthCollector,
@@ -26,9 +28,12 @@ from edge_agent.link.session import ReportLink
 from edge_agent.outbox import Outbox
 from edge_agent.remote.control import RemoteControl, UpdateOutcome
 from edge_agent.remote.models import Activate, ModelUpdater, WarmUp
+from edge_agent.remote.shadow import ShadowModels
+from edge_agent.reporting import BeaconHolder, RpcBeaconPoller
 from fieldproof.identity import Signer, device_id_hex
 from fieldproof.metrics_http import MetricsServer
 from fieldproof.protocol import DeviceTopics
+from fieldproof.protocol.topics import BEACON_TOPIC
 from fieldproof.wire import ModelRef, Record, Report, sign_report
 
 log = logging.getLogger(__name__)
@@ -61,6 +66,8 @@ class Agent:
         activate: Activate = _no_activate,
         model_ids: Callable[[], tuple[str, ...]] = tuple,
         liveness: Callable[[], bool] = _nothing_else_to_watch,
+        shadow: ShadowModels | None = None,
+        health_extra: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self.config = config
         self.signer = signer
@@ -71,12 +78,29 @@ class Agent:
         self.started_at = time.time()
         self._model_ids = model_ids
         self._liveness = liveness
+        self._health_extra = health_extra
         self.outbox = Outbox(config.outbox)
+        # What the audit needs of each acknowledged report outlives its outbox row.
+        self.journal = AckJournal(self.outbox.connection)
+        self.outbox.retire = self.journal.retire
+        self.beacons = BeaconHolder(config.beacon.max_age_s)
+        self._beacon_poller: RpcBeaconPoller | None = None
+        if config.beacon.rpc is not None:
+            from fieldproof.chain.backends import connect
+
+            w3 = connect(config.beacon.rpc, check=False)
+            self._beacon_poller = RpcBeaconPoller(w3, self.beacons, config.beacon.poll_s)
+        self.auditor: Auditor | None = None
+        self._audit_loop: AuditLoop | None = None
+        if config.audit.api is not None:
+            self.auditor = build_auditor(config, self.device_id, self.journal)
+            self._audit_loop = AuditLoop(self.auditor, config.audit.interval_s)
         self.remote = RemoteControl(
             config.remote,
             self.device,
             config.settings,
             models=ModelUpdater(config.remote.models_dir, warm_up=warm_up, activate=activate),
+            shadow=shadow,
             on_outcome=self._on_outcome,
         )
         self.link = ReportLink(
@@ -86,6 +110,7 @@ class Agent:
             signer=signer,
             status=self.status_document,
             on_message=self._on_message,
+            subscribe=() if config.beacon.rpc is not None else (BEACON_TOPIC,),
         )
         self.health = HealthCollector(
             self.device,
@@ -97,6 +122,7 @@ class Agent:
             refused=lambda: self.link.pump_stats().refused,
             models=self.models_in_use,
             config_version=lambda: self.remote.version,
+            audit=self._audit_health,
         )
         self.metrics: MetricsServer | None = None
         if config.health.metrics_port:
@@ -118,9 +144,10 @@ class Agent:
     ) -> int:
         """Sign and store one interval report; returns its sequence number."""
         frozen = tuple(records)
+        beacon = self.beacons.current()
 
         def build(seq: int) -> bytes:
-            report = Report(self.device_id, seq, start, end, frozen, model)
+            report = Report(self.device_id, seq, start, end, frozen, model, beacon)
             return sign_report(report, self.signer)
 
         entry = self.outbox.append(build)
@@ -148,12 +175,23 @@ class Agent:
     def snapshot(self) -> HealthSnapshot:
         return self.health.collect()
 
+    def health_document(self) -> dict[str, Any]:
+        """The heartbeat: the snapshot plus what other parts add (shadow-mode figures)."""
+        return {**self.snapshot().to_json(), **self._health_extra()}
+
     def render_metrics(self) -> str:
         return render_prometheus(self.health.collect())
 
     def _on_message(self, topic: str, payload: bytes) -> None:
         if topic == self.topics.config:
             self.remote.submit(payload)
+        elif topic == BEACON_TOPIC:
+            self.beacons.offer_payload(payload)
+
+    def _audit_health(self) -> tuple[tuple[int, ...], int]:
+        if self.auditor is None:
+            return (), 0
+        return self.auditor.status.missing, self.auditor.status.runs
 
     def _on_outcome(self, outcome: UpdateOutcome) -> None:
         log.info("%s update %s (%s)", outcome.kind, outcome.outcome, outcome.reason or "ok")
@@ -165,6 +203,10 @@ class Agent:
         self.remote.restore()
         self.remote.start()
         self.link.start()
+        if self._beacon_poller is not None:
+            self._beacon_poller.start()
+        if self._audit_loop is not None:
+            self._audit_loop.start()
         if self.metrics is not None:
             self.metrics.start()
         self._stop.clear()
@@ -177,6 +219,10 @@ class Agent:
         if self._heartbeat is not None:
             self._heartbeat.join(5)
         self.remote.stop()
+        if self._audit_loop is not None:
+            self._audit_loop.stop()
+        if self._beacon_poller is not None:
+            self._beacon_poller.stop()
         self.link.stop()
         if self.metrics is not None:
             self.metrics.stop()
@@ -195,7 +241,7 @@ class Agent:
             now = time.monotonic()
             if now >= next_heartbeat:
                 try:
-                    self.link.publish_health(self.snapshot().to_json())
+                    self.link.publish_health(self.health_document())
                 except Exception:  # a broken reader must not stop the heartbeat
                     log.exception("health snapshot failed")
                 self._last_beat = time.monotonic()
@@ -206,3 +252,19 @@ class Agent:
                 next_heartbeat = min(
                     next_heartbeat, time.monotonic() + self.remote.settings.heartbeat_s
                 )
+
+
+def build_auditor(config: AgentConfig, device_id: bytes, journal: AckJournal) -> Auditor:
+    """The auditor of ``config.audit``: proofs from the API, roots from DataAnchor."""
+    from edge_agent.audit.auditor import HttpProofSource
+    from fieldproof.chain.backends import connect_deployment
+    from fieldproof.chain.deploy import Deployment
+
+    audit = config.audit
+    assert audit.api is not None
+    assert audit.rpc is not None
+    assert audit.deployment is not None
+    deployment = Deployment.load(audit.deployment)
+    anchor = deployment.anchor(connect_deployment(audit.rpc, deployment))
+    proofs = HttpProofSource(audit.api, audit.api_key_env)
+    return Auditor(device_id, journal, proofs, anchor, skew_s=audit.skew_s)

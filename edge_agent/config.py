@@ -14,13 +14,16 @@ from pathlib import Path
 
 from pydantic import Field, model_validator
 
+from edge_agent.audit.config import AuditConfig
 from edge_agent.detectors.config import DetectorConfig
 from edge_agent.health.config import HealthConfig
 from edge_agent.link.config import LinkConfig
 from edge_agent.outbox.config import OutboxConfig
 from edge_agent.remote.config import RemoteConfig, RuntimeSettings
+from edge_agent.reporting import BeaconConfig
 from edge_agent.sensors.registry import SensorConfig
 from edge_agent.sources.config import CameraConfig
+from edge_agent.view.config import ViewConfig
 from fieldproof.config import ConfigModel, load_config, resolve_paths
 
 
@@ -48,6 +51,15 @@ class AgentConfig(ConfigModel):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     health: HealthConfig = Field(default_factory=HealthConfig)
     remote: RemoteConfig = Field(default_factory=RemoteConfig)
+    beacon: BeaconConfig = Field(
+        default_factory=BeaconConfig,  # type: ignore[arg-type]
+        description="The recent block of the chain signed into each report (freshness).",
+    )
+    audit: AuditConfig = Field(
+        default_factory=AuditConfig,  # type: ignore[arg-type]
+        description="Check after each anchored epoch that every acknowledged report is in "
+        "the root on-chain.",
+    )
     settings: RuntimeSettings = Field(
         default_factory=RuntimeSettings,
         description="Start values of the settings a signed remote config can change.",
@@ -58,6 +70,10 @@ class AgentConfig(ConfigModel):
     )
     detector: DetectorConfig | None = Field(
         default=None, description="Object detector for the cameras; None: NanoDet-m (shipped)."
+    )
+    view: ViewConfig = Field(
+        default_factory=ViewConfig,
+        description="The local view: frames, detections, lines and counts; lines by clicking.",
     )
 
     @model_validator(mode="after")

@@ -21,7 +21,7 @@ from aggregator.api.errors import (
     UnavailableError,
     error_responses,
 )
-from aggregator.api.routes import admin, car, devices, proofs, series
+from aggregator.api.routes import admin, car, devices, proofs, series, shadow
 from aggregator.api.sources import ApiSources
 from aggregator.api.sta import router as sta_router
 from aggregator.errors import AggregatorError, AggregatorValueError
@@ -148,7 +148,7 @@ def create_app(sources: ApiSources, config: ApiConfig | None = None) -> FastAPI:
         )
         return response
 
-    for module in (devices, series, proofs, car, admin):
+    for module in (devices, series, proofs, car, shadow, admin):
         app.include_router(module.router)
 
     # SensorThings API: same keys and limits; kept out of the OpenAPI document (see sta).

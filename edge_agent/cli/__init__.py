@@ -11,7 +11,11 @@ import importlib
 
 from fieldproof.cli import group_parser
 
-COMMAND_MODULES: tuple[str, ...] = ("edge_agent.cli.perception", "edge_agent.cli.operations")
+COMMAND_MODULES: tuple[str, ...] = (
+    "edge_agent.cli.perception",
+    "edge_agent.cli.operations",
+    "edge_agent.cli.view",
+)
 
 # The extra that installs what these commands run.
 ROLE_EXTRA = "edge"

@@ -1,4 +1,4 @@
-"""Operating a device: ``agent run|check-config``, ``device init|pairing|register``,
+"""Operating a device: ``agent run|check-config|audit``, ``device init|pairing|register``,
 ``fleet provision|sign-config``."""
 
 from __future__ import annotations
@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from edge_agent.cli.shadow import register_fleet
 from fieldproof.cli import group_parser
 from fieldproof.cli.chain import register_pairing_command
+from fieldproof.cli.chain_stake import LOCATION_HELP
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
@@ -33,6 +35,22 @@ def register_agent(agent: Subparsers) -> None:
     )
     check.add_argument("config", type=Path, help="agent.yaml")
     check.set_defaults(handler=_check_config)
+
+    audit = agent.add_parser(
+        "audit",
+        help="Check that every acknowledged report is in a root anchored on-chain.",
+        description="Run the device's audit once, by hand: fetch the proof of each report an "
+        "aggregator acknowledged whose epoch is anchored, check it against the root "
+        "DataAnchor holds, and name the reports left out. The API is not trusted. Exits 0 "
+        "when none is missing, 1 when some are, 2 when the API or chain cannot be read. "
+        "--api, --rpc and --deployment override the config's audit section.",
+    )
+    audit.add_argument("--config", required=True, type=Path, help="agent.yaml")
+    audit.add_argument("--api", help="aggregator API base URL (http(s)://…)")
+    audit.add_argument("--rpc", help="chain URL (http(s)://…)")
+    audit.add_argument("--deployment", type=Path, help="deployment.json")
+    audit.add_argument("--json", action="store_true", help="print one JSON object")
+    audit.set_defaults(handler=_audit)
 
 
 def register(subparsers: Subparsers) -> None:
@@ -74,6 +92,7 @@ def register(subparsers: Subparsers) -> None:
         "--key", required=True, help="key source of the sender: keystore:PATH or env:VARNAME"
     )
     register_.add_argument("--metadata-uri", default="", help="device metadata URI")
+    register_.add_argument("--location", help=LOCATION_HELP)
     register_.set_defaults(handler=register_pairing_command)
 
     fleet = group_parser(subparsers, "fleet", "Provision and configure many devices.")
@@ -104,6 +123,7 @@ def register(subparsers: Subparsers) -> None:
     sign.add_argument("--key", required=True, type=Path, help="operator key file")
     sign.add_argument("--out", required=True, type=Path, help="signed output file")
     sign.set_defaults(handler=_fleet_sign)
+    register_fleet(fleet)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -112,6 +132,57 @@ def _run(args: argparse.Namespace) -> int:
 
     configure_logging(args.log_level)
     return run_agent(args.config)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from edge_agent.agent import build_auditor
+    from edge_agent.audit.auditor import AuditUnavailableError
+    from edge_agent.audit.journal import AckJournal
+    from edge_agent.config import load_agent_config
+    from edge_agent.outbox import Outbox
+    from fieldproof.errors import FieldproofValueError
+
+    config = load_agent_config(args.config)
+    overrides = {
+        name: value
+        for name, value in (("api", args.api), ("rpc", args.rpc), ("deployment", args.deployment))
+        if value is not None
+    }
+    audit = config.audit.model_validate({**config.audit.model_dump(), **overrides})
+    if audit.api is None:
+        raise FieldproofValueError("agent audit: no API to audit (audit.api or --api)")
+    config = config.model_copy(update={"audit": audit})
+    journal = AckJournal(Outbox(config.outbox).connection)
+    device_id = journal.device_id()
+    if device_id is None:
+        print("no acknowledged report recorded yet: nothing to audit")
+        return 0
+    try:
+        result = build_auditor(config, device_id, journal).run()
+    except AuditUnavailableError as exc:
+        print(f"audit not concluded: {exc}", file=sys.stderr)
+        return 2
+    missing = journal.missing()
+    if args.json:
+        document = {
+            "epoch": result.epoch,
+            "checked": result.checked,
+            "found": result.found,
+            "missing": missing,
+            "reasons": {str(seq): why for seq, why in sorted(result.missing.items())},
+            "pending": journal.pending() - len(missing),
+        }
+        print(json.dumps(document))
+    else:
+        print(
+            f"anchored through epoch {result.epoch}: {result.checked} report(s) checked, "
+            f"{result.found} in an anchored root"
+        )
+        for seq, why in sorted(result.missing.items()):
+            print(f"missing: seq {seq}: {why}")
+        if missing:
+            print(f"MISSING seq {', '.join(map(str, missing))}")
+    return 1 if missing else 0
 
 
 def _check_config(args: argparse.Namespace) -> int:

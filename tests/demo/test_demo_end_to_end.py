@@ -33,4 +33,11 @@ def test_demo_runs_the_network_end_to_end(tmp_path: Path) -> None:
     assert result["owners_paid"] >= 1
     assert int(result["claimed_amount"]) > 0
     assert [device["agent_exit"] for device in result["devices"]] == [0, 0, 0]
+    # Each device registered at its own real site's H3 cell.
+    assert len({device["cell"] for device in result["devices"]}) == 3
+    assert [device["site"] for device in result["devices"]] == [
+        "Aotizhongxin",
+        "Changping",
+        "Dingling",
+    ]
     assert completed.returncode == 0, completed.stderr[-3000:]
