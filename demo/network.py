@@ -51,6 +51,7 @@ from fieldproof.chain.location import cell_str
 from fieldproof.chain.pop import sign_pop
 from fieldproof.chain.sender import Sender
 from fieldproof.identity import device_id_hex
+from fieldproof.rewards.explain import explain_owner, factor_lines
 from fieldproof.rewards.tree import load_tree, owner_leaf
 from fieldproof.verify import ContractView, all_ok, verify
 
@@ -85,6 +86,8 @@ class DemoResult:
     claims: int = 0
     owners_paid: int = 0
     claimed_amount: str = "0"
+    # One device of one owner in the last rewarded epoch: why it earned what it earned.
+    explained_reward: dict[str, Any] | None = None
     devices: list[dict[str, Any]] = field(default_factory=list)
     broker: str = ""
     chain: str = ""
@@ -401,6 +404,8 @@ class DemoNetwork:
             self.progress("no reward epoch to claim from")
             return
         _, _, dump = read_bundle(self.workdir / "bundles" / f"{record.cid}.json")
+        if dump is not None and self.owners:
+            self._explain(dump, self.owners[0].address)
         tree = None if dump is None else load_tree(dump)
         if tree is None:
             return
@@ -422,6 +427,19 @@ class DemoNetwork:
         self.result.owners_paid = sum(
             1 for owner in self.owners if token.balance_of(owner.address) > 0
         )
+
+    def _explain(self, dump: dict[str, Any], owner: str) -> None:
+        explained = explain_owner(dump, owner)
+        if not explained["devices"]:
+            return
+        entry = explained["devices"][0]
+        self.result.explained_reward = {
+            "epoch": explained["epoch"],
+            "owner": explained["owner"],
+            "device": entry["device"],
+            "amount": entry["amount"],
+            "lines": factor_lines(entry),
+        }
 
     def _verify_random_reading(self) -> None:
         assert self.state is not None
@@ -517,6 +535,13 @@ def summary(result: DemoResult) -> str:
         f"  verified reading  {ok}",
         f"  wall time         {result.wall_s} s",
     ]
+    explained = result.explained_reward
+    if explained is not None:
+        lines.append(
+            f"  explained reward  epoch {explained['epoch']}, owner {explained['owner']}, "
+            f"device {explained['device']}:"
+        )
+        lines += [f"      {line}" for line in explained["lines"]]
     return "\n".join(lines)
 
 

@@ -36,6 +36,27 @@ def device_sentence(entry: Mapping[str, Any]) -> str:
     return " ".join([head, *rest])
 
 
+def factor_lines(entry: Mapping[str, Any]) -> list[str]:
+    """One device's outcome, then one line per factor and per flag (a summary's lines)."""
+    zero = [f for f in entry["flags"] if f["severity"] == "zero"]
+    if int(entry["weight"]) > 0:
+        outcome = f"earned {entry['amount']}"
+    else:
+        outcome = f"earned nothing: {zero[0]['reason']}" if zero else "earned nothing"
+    lines = [
+        outcome,
+        f"coverage              {_pct(entry['coveragePpm'])} of the epoch covered by its reports",
+        f"quality               {_pct(entry['qualityPpm'])} of its readings pass the server's "
+        "checks",
+        f"neighbour consistency {_pct(entry['consistencyPpm'])} agreement with the cells around it",
+        f"score                 {_pct(entry['scorePpm'])} (coverage × quality × consistency)",
+    ]
+    if entry.get("selfQcPpm") is not None:
+        lines.append(f"own quality score     {_pct(entry['selfQcPpm'])} (shown, not paid)")
+    lines += [f"flag {f['code']}: {f['reason']}" for f in entry["flags"]]
+    return lines
+
+
 def explain_owner(dump: Mapping[str, Any], owner: str) -> dict[str, Any]:
     """``{"epoch", "owner", "amount", "devices": [{"device", …, "explanation"}], "text"}``."""
     owner = checksum(owner)

@@ -32,6 +32,15 @@ def test_demo_runs_the_network_end_to_end(tmp_path: Path) -> None:
     assert result["claims"] >= 1
     assert result["owners_paid"] >= 1
     assert int(result["claimed_amount"]) > 0
+    # One device of the first owner, explained: its outcome, a line per factor, its flags.
+    explained = result["explained_reward"]
+    assert explained is not None, completed.stderr[-3000:]
+    owners = {device["device_id"]: device["owner"] for device in result["devices"]}
+    assert explained["owner"].lower() == owners[explained["device"]].lower()
+    lines = explained["lines"]
+    assert lines[0].startswith("earned ")
+    for factor in ("coverage", "quality", "neighbour consistency", "score"):
+        assert any(line.startswith(f"{factor} ") and " %" in line for line in lines), factor
     assert [device["agent_exit"] for device in result["devices"]] == [0, 0, 0]
     # Each device registered at its own real site's H3 cell.
     assert len({device["cell"] for device in result["devices"]}) == 3

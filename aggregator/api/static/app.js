@@ -584,6 +584,90 @@ async function renderDeviceReports(device) {
   if (!data.items.length) emptyRow(body, 5, "No report stored yet.");
 }
 
+// ------------------------------------------------------------------ explanations
+// Why each of an owner's devices earned what it earned in one epoch: every factor and
+// every flag with its reason, from /v1/rewards/<owner>/explain.
+const SEVERITY = { zero: ["bad", "zeroed it"], reduces: ["warn", "lowered it"], info: ["off", "note"] };
+
+function pct(ppm) { return ppm == null ? "—" : `${(Number(ppm) / 10000).toFixed(1)} %`; }
+
+function explainFactors(entry) {
+  const list = el("dl", { class: "facts factors" });
+  const rows = [
+    ["coverage", "Coverage", pct(entry.coveragePpm), "share of the epoch its reports cover"],
+    ["quality", "Quality", pct(entry.qualityPpm), "share of its readings that pass the server's range, stuck and spike checks"],
+    ["consistency", "Neighbour consistency", pct(entry.consistencyPpm), "agreement with the devices in the cells around it"],
+    ["score", "Score", pct(entry.scorePpm), "coverage × quality × consistency"],
+  ];
+  if (entry.selfQcPpm != null) rows.push(["self-qc", "Own quality score", pct(entry.selfQcPpm), "reported by the device: shown, not paid"]);
+  for (const [key, label, value, why] of rows) {
+    list.append(el("dt", { title: why }, label));
+    list.append(el("dd", { "data-factor": key, title: why }, value));
+  }
+  return list;
+}
+
+function explainFlags(entry) {
+  if (!entry.flags.length) return el("div", { class: "muted flags-none" }, "No rule fired for this device.");
+  const list = el("ul", { class: "flags" });
+  for (const f of entry.flags) {
+    const [badge, what] = SEVERITY[f.severity] || ["off", f.severity];
+    const item = el("li", { "data-flag": f.code, "data-severity": f.severity });
+    item.append(el("span", { class: `badge ${badge}`, title: what }, f.code), " ", el("span", { class: "reason" }, f.reason));
+    list.append(item);
+  }
+  return list;
+}
+
+function explainDevice(entry, current) {
+  const earned = Number(entry.weight) > 0;
+  const zero = entry.flags.find((f) => f.severity === "zero");
+  const block = el("article", { class: `explain-device ${earned ? "earned" : "unpaid"}`, "data-device": entry.device, "data-earned": String(earned) });
+  const head = el("div", { class: "explain-head" });
+  const name = entry.device === current ? el("b", { class: "mono" }, `${short(entry.device)} (this device)`)
+    : el("a", { class: "mono", href: devicePath(entry.device) }, short(entry.device));
+  const verdict = earned ? `earned ${tokens(entry.amount)}` : zero ? `earned nothing: ${zero.reason}` : "earned nothing";
+  head.append(name, el("span", { class: "verdict-line" }, verdict));
+  block.append(head, explainFactors(entry), explainFlags(entry));
+  return block;
+}
+
+// ``box`` gets the explanation of ``owner``'s epoch ``epoch`` (the latest when null).
+async function showExplanation(box, owner, epoch, current) {
+  const query = epoch == null ? "" : `?epoch=${epoch}`;
+  try {
+    const r = await api(`/v1/rewards/${owner}/explain${query}`);
+    box.dataset.epoch = String(r.epoch);
+    const summary = el("div", { class: "explain-summary" }, `Epoch ${r.epoch}: the owner earned ${tokens(r.amount)} from ${r.devices.length} device(s).`);
+    if (r.version !== 2) { box.replaceChildren(summary, ...r.text.map((t) => el("p", { class: "muted" }, t))); return; }
+    box.replaceChildren(summary, ...r.devices.map((entry) => explainDevice(entry, current)));
+  } catch (error) {
+    box.dataset.epoch = epoch == null ? "" : String(epoch);
+    box.replaceChildren(el("div", { class: "muted" }, error.status === 404 ? error.message : `Could not explain: ${error.message}`));
+  }
+}
+
+async function renderDeviceExplain(d) {
+  const box = $("dev-explain"), select = $("dev-explain-epoch");
+  delete box.dataset.ready;
+  if (!d.owner) {
+    select.replaceChildren();
+    box.replaceChildren(el("div", { class: "muted" }, "Not registered on-chain: nothing to explain."));
+    box.dataset.ready = "true";
+    return;
+  }
+  let epochs = [];
+  try { epochs = (await api(`/v1/rewards/${d.owner}?limit=100`)).epochs.items.map((line) => line.epoch); } catch (e) { /* shown below */ }
+  select.replaceChildren(...epochs.slice().reverse().map((n) => el("option", { value: String(n) }, `epoch ${n}`)));
+  const show = async () => {
+    delete box.dataset.ready;
+    await showExplanation(box, d.owner, select.value === "" ? null : Number(select.value), d.device);
+    box.dataset.ready = "true";
+  };
+  select.onchange = show;
+  await show();
+}
+
 async function renderDeviceRewards(d) {
   const box = $("dev-rewards");
   if (!d.owner) {
@@ -600,7 +684,7 @@ async function loadDevicePage(device) {
   page.device = device;
   page.summary = null;
   delete document.body.dataset.device;
-  for (const id of ["dev-identity", "dev-health", "dev-chart", "dev-verify-result", "dev-rewards"]) $(id).replaceChildren();
+  for (const id of ["dev-identity", "dev-health", "dev-chart", "dev-verify-result", "dev-rewards", "dev-explain", "dev-explain-epoch"]) $(id).replaceChildren();
   $("dev-reports").querySelector("tbody").replaceChildren();
   $("dev-title").textContent = short(device);
   try {
@@ -609,7 +693,8 @@ async function loadDevicePage(device) {
     page.summary = d;
     renderIdentity(d); renderDeviceHealth(d); renderReadings(d);
     await fillDeviceMetrics(d);
-    await Promise.all([renderDeviceSeries(), renderDeviceReports(device), renderDeviceRewards(d), loadDevices()]);
+    await Promise.all([renderDeviceSeries(), renderDeviceReports(device), renderDeviceRewards(d),
+      renderDeviceExplain(d), loadDevices()]);
     showError("");
     document.body.dataset.device = device;
   } catch (error) {

@@ -213,7 +213,9 @@ def test_a_device_below_the_capacity_floor_ranks_after_working_ones() -> None:
     assert result[6].weight > 0
     assert result[2].weight == 0
     assert result[2].has("cell-capacity")
-    assert "below the 50.0 %" in next(f.reason for f in result[2].flags if f.code == "cell-capacity")
+    assert "below the 50.0 %" in next(
+        f.reason for f in result[2].flags if f.code == "cell-capacity"
+    )
 
 
 def test_own_qc_no_longer_pays_and_unplaced_devices_earn_nothing() -> None:
