@@ -9,21 +9,33 @@ the same frames of ``models/vtest.avi``:
   pre-processing overlapped with inference (``edge_agent.detectors.stream``);
 - ``ultralytics_fps``: ``YOLO(onnx).predict(frame)`` on the same decoded frames (the peer).
 
-NanoDet-m (the shipped default) figures are printed beside them. Needs the ``bench``
-extra (torch, ultralytics). Usage: ``python bench/edge.py [--json] [--frames N]``.
+NanoDet-m (the shipped default) figures are printed beside them. The YOLOv8n and
+Ultralytics figures need the ``bench`` extra (torch, ultralytics); without it they are
+skipped and said so.
+
+Multi-camera phase (``multi_camera`` in the JSON): 1, 2 and 4 cameras, each a thread
+running the agent's camera pipeline on its own capture of the video, either with an
+inference session each (``sessions``) or batched into one inference call per round of
+frames (``batched``, ``cameras.batching``); aggregate frames per second and the
+process's CPU time per frame of both, in alternating rounds.
+
+Usage: ``python bench/edge.py [--json] [--frames N] [--rounds R] [--only single|multi]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -35,9 +47,14 @@ sys.path.insert(0, str(ROOT))
 from edge_agent.analytics.config import LineConfig, TrackerConfig  # noqa: E402
 from edge_agent.analytics.lines import LineCounter  # noqa: E402
 from edge_agent.analytics.tracker import ByteTracker  # noqa: E402
+from edge_agent.camera_pipeline import PerceptionPipeline  # noqa: E402
 from edge_agent.detectors import create_detector  # noqa: E402
 from edge_agent.detectors.base import OnnxDetector  # noqa: E402
 from edge_agent.detectors.stream import detect_stream  # noqa: E402
+from edge_agent.detectors.types import Detector  # noqa: E402
+from edge_agent.inference.runner import OnnxRunner  # noqa: E402
+from edge_agent.sources import CameraConfig, Frame  # noqa: E402
+from edge_agent.sources.prefetch import prefetched  # noqa: E402
 
 VIDEO = ROOT / "models" / "vtest.avi"
 CACHE = Path(tempfile.gettempdir()) / "fieldproof-bench"
@@ -116,6 +133,19 @@ def pipeline(detector: OnnxDetector, count: int) -> dict[str, float]:
     }
 
 
+def serial_spinning(detector: OnnxDetector, spinning: OnnxRunner, count: int) -> float:
+    """Frames per second of decode → prepare → infer → NMS in one thread on a session
+    whose idle pool threads spin (ONNX Runtime's default, as the peer's session runs):
+    the peer's threading without the peer, to tell the two effects apart."""
+    done = 0
+    start = time.perf_counter()
+    for frame in frames(count):
+        prepared = detector.prepare(frame)
+        detector.finish(spinning.run(prepared.tensor), prepared)
+        done += 1
+    return done / (time.perf_counter() - start)
+
+
 class UltralyticsPeer:
     """Ultralytics' own predict() on the same ONNX file."""
 
@@ -147,72 +177,209 @@ class UltralyticsPeer:
         return done / (time.perf_counter() - start)
 
 
+def camera_thread_fps(
+    detectors: list[Detector], count: int, *, batched: bool
+) -> tuple[float, int, float]:
+    """Aggregate frames per second of one camera thread per detector, crossings, and
+    the process's CPU seconds per frame (all threads; other processes' load does not
+    enter it, so it compares the modes' work where wall-clock rates carry the noise).
+
+    Each camera decodes its own capture of the sample video on a reader thread and
+    runs the agent's camera pipeline (tracker and a counting line of its own); only
+    the inference call differs between the modes.
+    """
+    config = CameraConfig.model_validate(
+        {
+            "name": "cam",
+            "url": str(VIDEO),
+            "motion": {"enabled": False},
+            "lines": [{"name": "line1", "start": [384, 0], "end": [384, 576]}],
+            "batching": {"enabled": batched},
+        }
+    )
+    crossings = [0] * len(detectors)
+    pipelines = [PerceptionPipeline(config, d, origin=0.0) for d in detectors]
+    start = threading.Barrier(len(detectors) + 1)
+
+    def camera(i: int) -> None:
+        pipeline = pipelines[i]
+        start.wait()
+        # Decoded ahead on a reader thread, as the agent's camera sources do.
+        decoded = prefetched(frames(count), depth=2, name=f"decode-{i}")
+        for index, frame in enumerate(decoded):
+            pipeline.process(Frame(frame, index, index / 10.0))
+            crossings[i] += len(pipeline.last_crossings)
+        pipeline.close()  # the others stop waiting for this camera
+
+    threads = [threading.Thread(target=camera, args=(i,)) for i in range(len(detectors))]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began, cpu = time.perf_counter(), time.process_time()
+    for thread in threads:
+        thread.join()
+    done = len(detectors) * count
+    return (
+        done / (time.perf_counter() - began),
+        sum(crossings),
+        (time.process_time() - cpu) / done,
+    )
+
+
+def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, float]:
+    """N cameras with a session each against N cameras batched into one call, per N."""
+    sessions = [create_detector("nanodet", score_threshold=SCORE) for _ in range(max(sizes))]
+    shared = sessions[0]
+    per: dict[str, list[float]] = {}
+    for _ in range(rounds):
+        for n in sizes:
+            alone, _, alone_cpu = camera_thread_fps(list(sessions[:n]), count, batched=False)
+            together, _, together_cpu = camera_thread_fps([shared] * n, count, batched=True)
+            per.setdefault(f"sessions_{n}_fps", []).append(alone)
+            per.setdefault(f"batched_{n}_fps", []).append(together)
+            per.setdefault(f"batched_vs_sessions_{n}", []).append(together / alone)
+            per.setdefault(f"sessions_{n}_cpu_ms_per_frame", []).append(1000 * alone_cpu)
+            per.setdefault(f"batched_{n}_cpu_ms_per_frame", []).append(1000 * together_cpu)
+            # Frames per CPU-second, batched over sessions: the throughput ratio a
+            # CPU-bound machine with no other load would show.
+            per.setdefault(f"batched_vs_sessions_{n}_cpu", []).append(alone_cpu / together_cpu)
+    result = {key: round(float(np.median(values)), 3) for key, values in per.items()}
+    for n in sizes:
+        ratios = per[f"batched_vs_sessions_{n}"]
+        result[f"batched_vs_sessions_{n}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]  # type: ignore[assignment]
+    result["frames_per_camera"] = count
+    result["rounds"] = rounds
+    return result
+
+
+def have_ultralytics() -> bool:
+    return importlib.util.find_spec("ultralytics") is not None
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--frames", type=int, default=100, help="frames per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per mode")
+    parser.add_argument(
+        "--camera-frames", type=int, default=40, help="frames per camera, multi-camera phase"
+    )
+    parser.add_argument(
+        "--only",
+        choices=("all", "single", "multi"),
+        default="all",
+        help="run one phase: single camera (model, pipeline, peer) or multi-camera",
+    )
     args = parser.parse_args()
-
-    yolo_path = export_yolov8n()
-    yolo = create_detector(f"yolo:{yolo_path}", score_threshold=SCORE)
-    nanodet = create_detector("nanodet", score_threshold=SCORE)
-    peer = UltralyticsPeer(yolo_path)
-
-    # The machine is shared: the modes alternate over several rounds and each figure
-    # is the median of its rounds, so a burst of other load hits every mode alike.
-    rounds: dict[str, list[float]] = {
-        k: [] for k in ("model", "pipe", "peer", "p50", "p95", "nmodel", "npipe", "np50", "np95")
-    }
-    nano_pipe: dict[str, float] = {}
-    for _ in range(args.rounds):
-        rounds["model"].append(model_only(yolo, args.frames))
-        yolo_pipe = pipeline(yolo, args.frames)
-        rounds["pipe"].append(yolo_pipe["fps"])
-        rounds["p50"].append(yolo_pipe["p50_ms"])
-        rounds["p95"].append(yolo_pipe["p95_ms"])
-        rounds["peer"].append(peer.fps(args.frames))
-        rounds["nmodel"].append(model_only(nanodet, args.frames))
-        nano_pipe = pipeline(nanodet, args.frames)
-        rounds["npipe"].append(nano_pipe["fps"])
-        rounds["np50"].append(nano_pipe["p50_ms"])
-        rounds["np95"].append(nano_pipe["p95_ms"])
-    med = {k: float(np.median(v)) for k, v in rounds.items()}
-    ratios = {
-        "pipe_model": float(np.median(np.divide(rounds["pipe"], rounds["model"]))),
-        "pipe_peer": float(np.median(np.divide(rounds["pipe"], rounds["peer"]))),
-        "npipe_nmodel": float(np.median(np.divide(rounds["npipe"], rounds["nmodel"]))),
-    }
-
-    result = {
-        "model": "yolov8n (Ultralytics export, random weights) 640x640",
-        "provider": yolo.runner.provider,
-        "frames": args.frames,
-        "rounds": args.rounds,
-        "model_only_fps": round(med["model"], 2),
-        "pipeline_fps": round(med["pipe"], 2),
-        "ultralytics_fps": round(med["peer"], 2),
-        "pipeline_vs_model_only": round(ratios["pipe_model"], 3),
-        "pipeline_vs_ultralytics": round(ratios["pipe_peer"], 3),
-        "p50_ms": round(med["p50"], 2),
-        "p95_ms": round(med["p95"], 2),
-        "nanodet_model_only_fps": round(med["nmodel"], 2),
-        "nanodet_pipeline_fps": round(med["npipe"], 2),
-        "nanodet_pipeline_vs_model_only": round(ratios["npipe_nmodel"], 3),
-        "nanodet_p50_ms": round(med["np50"], 2),
-        "nanodet_p95_ms": round(med["np95"], 2),
-        "nanodet_detections_last_round": int(nano_pipe["detections"]),
-        "nanodet_line_crossings_last_round": int(nano_pipe["crossings"]),
-        # Linux reports ru_maxrss in KiB; this includes torch, loaded for the peer.
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-        "load_average_1m": round(os.getloadavg()[0], 2),
-    }
+    result: dict[str, Any] = {"frames": args.frames, "rounds": args.rounds}
+    if args.only in ("all", "single"):
+        result.update(single_camera(args.frames, args.rounds))
+    if args.only in ("all", "multi"):
+        result["multi_camera"] = multi_camera(args.camera_frames, args.rounds, (1, 2, 4))
+    # Linux reports ru_maxrss in KiB; this includes torch when the peer was loaded.
+    result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    result["load_average_1m"] = round(os.getloadavg()[0], 2)
     if args.json:
         print(json.dumps(result))
     else:
         for key, value in result.items():
             print(f"{key:32} {value}")
     return 0
+
+
+def single_camera(count: int, rounds_n: int) -> dict[str, Any]:
+    """Model only, pipeline and (when Ultralytics is installed) its predict(), one camera."""
+    nanodet = create_detector("nanodet", score_threshold=SCORE)
+    spinning = OnnxRunner(nanodet.runner.path, allow_spinning=True)
+    yolo: OnnxDetector | None = None
+    peer: UltralyticsPeer | None = None
+    if have_ultralytics():
+        yolo_path = export_yolov8n()
+        yolo = create_detector(f"yolo:{yolo_path}", score_threshold=SCORE)
+        peer = UltralyticsPeer(yolo_path)
+
+    # The machine is shared: the modes alternate over several rounds and each figure
+    # is the median of its rounds, so a burst of other load hits every mode alike.
+    rounds: dict[str, list[float]] = {
+        k: []
+        for k in (
+            *("model", "pipe", "peer", "p50", "p95", "pipe_cpu", "peer_cpu"),
+            *("nmodel", "npipe", "np50", "np95", "npipe_cpu", "nspin", "nspin_cpu"),
+        )
+    }
+    nano_pipe: dict[str, float] = {}
+    for _ in range(rounds_n):
+        if yolo is not None and peer is not None:
+            rounds["model"].append(model_only(yolo, count))
+            cpu = time.process_time()
+            yolo_pipe = pipeline(yolo, count)
+            rounds["pipe_cpu"].append(1000 * (time.process_time() - cpu) / count)
+            rounds["pipe"].append(yolo_pipe["fps"])
+            rounds["p50"].append(yolo_pipe["p50_ms"])
+            rounds["p95"].append(yolo_pipe["p95_ms"])
+            cpu = time.process_time()
+            rounds["peer"].append(peer.fps(count))
+            rounds["peer_cpu"].append(1000 * (time.process_time() - cpu) / count)
+        rounds["nmodel"].append(model_only(nanodet, count))
+        cpu = time.process_time()
+        nano_pipe = pipeline(nanodet, count)
+        rounds["npipe_cpu"].append(1000 * (time.process_time() - cpu) / count)
+        cpu = time.process_time()
+        rounds["nspin"].append(serial_spinning(nanodet, spinning, count))
+        rounds["nspin_cpu"].append(1000 * (time.process_time() - cpu) / count)
+        rounds["npipe"].append(nano_pipe["fps"])
+        rounds["np50"].append(nano_pipe["p50_ms"])
+        rounds["np95"].append(nano_pipe["p95_ms"])
+    med = {k: float(np.median(v)) for k, v in rounds.items() if v}
+    result: dict[str, Any] = {"provider": nanodet.runner.provider}
+    if yolo is not None:
+        result.update(
+            {
+                "model": "yolov8n (Ultralytics export, random weights) 640x640",
+                "model_only_fps": round(med["model"], 2),
+                "pipeline_fps": round(med["pipe"], 2),
+                "ultralytics_fps": round(med["peer"], 2),
+                "pipeline_vs_model_only": _median_ratio(rounds["pipe"], rounds["model"]),
+                "pipeline_vs_ultralytics": _median_ratio(rounds["pipe"], rounds["peer"]),
+                "pipeline_vs_ultralytics_range": _ratio_range(rounds["pipe"], rounds["peer"]),
+                "p50_ms": round(med["p50"], 2),
+                "p95_ms": round(med["p95"], 2),
+                # CPU time of the whole process per frame (all threads): what each mode
+                # costs, whatever else the machine runs; spinning pool threads count.
+                "pipeline_cpu_ms_per_frame": round(med["pipe_cpu"], 1),
+                "ultralytics_cpu_ms_per_frame": round(med["peer_cpu"], 1),
+            }
+        )
+    else:
+        result["ultralytics"] = "not installed: YOLOv8n and the peer were skipped"
+    result.update(
+        {
+            "nanodet_model_only_fps": round(med["nmodel"], 2),
+            "nanodet_pipeline_fps": round(med["npipe"], 2),
+            "nanodet_pipeline_vs_model_only": _median_ratio(rounds["npipe"], rounds["nmodel"]),
+            "nanodet_p50_ms": round(med["np50"], 2),
+            "nanodet_p95_ms": round(med["np95"], 2),
+            "nanodet_pipeline_cpu_ms_per_frame": round(med["npipe_cpu"], 1),
+            "nanodet_serial_spinning_fps": round(med["nspin"], 2),
+            "nanodet_serial_spinning_cpu_ms_per_frame": round(med["nspin_cpu"], 1),
+            "nanodet_pipeline_vs_serial_spinning": _median_ratio(rounds["npipe"], rounds["nspin"]),
+            "nanodet_pipeline_vs_serial_spinning_range": _ratio_range(
+                rounds["npipe"], rounds["nspin"]
+            ),
+            "nanodet_detections_last_round": int(nano_pipe["detections"]),
+            "nanodet_line_crossings_last_round": int(nano_pipe["crossings"]),
+        }
+    )
+    return result
+
+
+def _median_ratio(a: list[float], b: list[float]) -> float:
+    return round(float(np.median(np.divide(a, b))), 3)
+
+
+def _ratio_range(a: list[float], b: list[float]) -> list[float]:
+    ratios = np.divide(a, b)
+    return [round(float(ratios.min()), 3), round(float(ratios.max()), 3)]
 
 
 if __name__ == "__main__":

@@ -15,9 +15,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from edge_agent.analytics.intervals import IntervalAggregator, IntervalSummary
-from edge_agent.analytics.lines import LineCounter
+from edge_agent.analytics.lines import Crossing, LineCounter
 from edge_agent.analytics.tracker import ByteTracker, TrackState
 from edge_agent.analytics.zones import Zone
+from edge_agent.detectors.base import OnnxDetector
+from edge_agent.detectors.multicam import BatchedCameraDetector, BatchMember, shared_batcher
 from edge_agent.detectors.tiled import TiledDetector, TileLayout
 from edge_agent.detectors.types import COCO_CLASSES, TRAFFIC_CLASSES, Detections, Detector
 from edge_agent.sources.config import CameraConfig
@@ -29,8 +31,15 @@ _PRUNE_EVERY = 100
 
 
 def camera_detector(camera: CameraConfig, detector: Detector) -> Detector:
-    """The shared detector as this camera runs it: tiled where its config asks for tiles."""
+    """The shared detector as this camera runs it: tiled and/or batched with other
+    cameras where its config asks for it. A batched camera's detector has ``close``,
+    which takes it out of the batch."""
     tiling = camera.tiling
+    member: BatchMember | None = None
+    if camera.batching.enabled and isinstance(detector, OnnxDetector):
+        member = shared_batcher(detector, max_wait_s=camera.batching.max_wait_ms / 1000.0).join()
+        if not tiling.enabled:
+            return BatchedCameraDetector(detector, member)
     if not tiling.enabled or tiling.region is None:
         return detector
     layout = TileLayout(
@@ -41,7 +50,16 @@ def camera_detector(camera: CameraConfig, detector: Detector) -> Detector:
         full_frame=tiling.full_frame,
         edge_margin=tiling.edge_margin,
     )
-    return TiledDetector(detector, layout)
+    return TiledDetector(detector, layout, runner=member)
+
+
+def release_detector(detector: Detector) -> None:
+    """Take a camera's detector out of any batch it joined (no-op otherwise)."""
+    runner = detector.runner if isinstance(detector, TiledDetector) else None
+    if isinstance(detector, BatchedCameraDetector):
+        detector.close()
+    elif isinstance(runner, BatchMember):
+        runner.leave()
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +116,10 @@ class PerceptionPipeline:
         self._times = dict.fromkeys(("source", "motion", "detect", "track", "count"), 0.0)
         self.last_tracks: list[TrackState] = []
         self.last_detections = Detections.empty()
+        # What the latest frame added, for observers (the local view, shadow mode).
+        self.last_crossings: list[Crossing] = []
+        self.last_processed = False
+        self._pending: CameraConfig | None = None
 
     @property
     def detector(self) -> Detector:
@@ -106,8 +128,51 @@ class PerceptionPipeline:
 
     @detector.setter
     def detector(self, detector: Detector) -> None:
-        # A model swap hands over the new shared detector; the camera's tiling wraps it.
+        # A model swap hands over the new shared detector; the camera's tiling and
+        # batching wrap it, and the old one leaves its batch.
+        previous = getattr(self, "_detector", None)
         self._detector = camera_detector(self.camera, detector)
+        if previous is not None:
+            release_detector(previous)
+
+    def close(self) -> None:
+        """The camera stopped: leave any batch shared with other cameras."""
+        release_detector(self._detector)
+
+    @property
+    def pending(self) -> CameraConfig | None:
+        """Lines and zones waiting for the next interval boundary, if any."""
+        return self._pending
+
+    def reconfigure(self, camera: CameraConfig) -> None:
+        """Count with ``camera``'s lines and zones from the next interval boundary on.
+
+        Switching at a boundary keeps each report's counts from one set of lines; the
+        tracker carries over, so objects in view keep their ids. Only lines and zones
+        change: the source, detector and tracker settings stay as they are.
+        """
+        self._pending = camera
+
+    def _switch_at_boundary(self, t: float) -> list[IntervalSummary]:
+        pending = self._pending
+        if pending is None:
+            return []
+        closed = [] if self._aggregator is None else self._aggregator.advance(t)
+        if self._aggregator is not None and not closed:
+            return []
+        self._pending = None
+        # An unchanged line keeps its state, so a track half-way across still counts.
+        kept = {counter.config.model_dump_json(): counter for counter in self.lines}
+        self.lines = [kept.get(c.model_dump_json()) or LineCounter(c) for c in pending.lines]
+        self.zones = [Zone(zone) for zone in pending.zones]
+        self._occupancy = {zone.name: {} for zone in self.zones}
+        self.camera = self.camera.model_copy(
+            update={"lines": pending.lines, "zones": pending.zones}
+        )
+        if closed:
+            self._aggregator = None
+            self._origin = closed[-1].end
+        return closed
 
     @property
     def timings(self) -> StageTimings:
@@ -155,12 +220,15 @@ class PerceptionPipeline:
         if self._last_time is not None and frame.timestamp > self._last_time:
             self._period = frame.timestamp - self._last_time
         self._last_time = frame.timestamp
+        switched = self._switch_at_boundary(frame.timestamp)
         aggregator = self._aggregator_for(frame.timestamp)
+        self.last_crossings = []
 
         started = clock()
         decision = self.gate.check(frame.image, frame.timestamp)
         self._times["motion"] += clock() - started
-        closed = aggregator.frame(
+        self.last_processed = decision.run_detector
+        closed = switched + aggregator.frame(
             frame.timestamp, processed=decision.run_detector, dropped=frame.dropped
         )
 
@@ -176,7 +244,9 @@ class PerceptionPipeline:
             self._times["track"] += tracked - detected
             self.last_tracks = tracks
             for counter in self.lines:
-                aggregator.crossings(counter.update(tracks), self.class_names)
+                crossings = counter.update(tracks)
+                self.last_crossings.extend(crossings)
+                aggregator.crossings(crossings, self.class_names)
             for zone in self.zones:
                 by_class = zone.occupancy(tracks)
                 self._occupancy[zone.name] = {

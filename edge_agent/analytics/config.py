@@ -47,7 +47,20 @@ class LineConfig(ConfigModel):
     start: tuple[float, float] = Field(description="First end point, source pixels.")
     end: tuple[float, float] = Field(description="Second end point, source pixels.")
     hysteresis: float = Field(
-        default=4.0, ge=0.0, description="Pixels a point must clear the line by to change side."
+        default=4.0,
+        ge=0.0,
+        allow_inf_nan=False,
+        description="Pixels a point must clear the line by to change side: a band of twice "
+        "this width where box-bottom jitter and feet moving along the line count for neither "
+        "side.",
+    )
+    confirm_frames: int = Field(
+        default=1,
+        ge=1,
+        le=100,
+        description="Processed frames in a row a track must stay beyond the band on the new "
+        "side before its crossing counts; a track that steps over and back sooner is not "
+        "counted.",
     )
 
     @model_validator(mode="after")

@@ -2,10 +2,13 @@
 
 A track's side of a line only changes once its point clears the line by the
 hysteresis margin, so an object standing on the line and jittering is not
-counted; a crossing is the move between the last point firmly on one side and
-the first point firmly on the other, and it must pass through the segment
-itself. Each track is counted at most once per line and direction, so a track
-that is lost and found again under the same id is never counted twice.
+counted; with ``confirm_frames`` above 1 it must also stay beyond the margin on
+the new side for that many processed frames in a row, so a person who turns
+around on the line, or a box that briefly spans two people, is not counted. A
+crossing is the move between the last point firmly on one side and the first
+point firmly on the other, and it must pass through the segment itself. Each
+track is counted at most once per line and direction, so a track that is lost
+and found again under the same id is never counted twice.
 """
 
 from __future__ import annotations
@@ -33,7 +36,10 @@ class Crossing:
 @dataclass(slots=True)
 class _TrackSide:
     side: int
-    anchor: Point
+    anchor: Point  # last point firmly on ``side``
+    pending: int = 0  # the other side while it awaits confirmation, else 0
+    first: Point | None = None  # first firm point on the pending side
+    run: int = 0  # frames in a row on the pending side
 
 
 class LineCounter:
@@ -67,13 +73,23 @@ class LineCounter:
         start, end = self.config.start, self.config.end
         distance = side_of(point, start, end)
         if abs(distance) <= self.config.hysteresis:
-            return None
+            return None  # inside the band: neither side, and no confirmation progress
         side = 1 if distance > 0 else -1
-        previous = self._state.get(track_id)
-        self._state[track_id] = _TrackSide(side, point)
-        if previous is None or previous.side == side:
+        state = self._state.get(track_id)
+        if state is None:
+            self._state[track_id] = _TrackSide(side, point)
             return None
-        if not segments_intersect(previous.anchor, point, start, end):
+        if side == state.side:
+            state.anchor, state.pending, state.first, state.run = point, 0, None, 0
+            return None
+        if state.pending != side:
+            state.pending, state.first, state.run = side, point, 0
+        state.run += 1
+        if state.run < self.config.confirm_frames:
+            return None
+        anchor, first = state.anchor, state.first or point
+        self._state[track_id] = _TrackSide(side, point)
+        if not segments_intersect(anchor, first, start, end):
             # Changed side beside the segment, not through it.
             return None
         direction: Direction = "in" if side > 0 else "out"

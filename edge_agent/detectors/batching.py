@@ -169,7 +169,7 @@ def dynamic_batch(model: bytes) -> bytes:
 
 
 _lock = threading.Lock()
-_runners: dict[tuple[str, str, tuple[str, ...] | None], OnnxRunner] = {}
+_runners: dict[tuple[str, str, tuple[str, ...] | None, bool], OnnxRunner] = {}
 
 
 def batched_runner(
@@ -178,13 +178,14 @@ def batched_runner(
     *,
     providers: Sequence[str] | None = None,
     cache_dir: Path | None = None,
+    fp16: bool = False,
 ) -> OnnxRunner:
     """A runner of the batch-free copy of ``model_path``, one per model shared by cameras.
 
     The copy is written once under ``cache_dir`` (named by the source's sha256) and
     loaded pinned to its own hash, so a tampered cache file is refused.
     """
-    key = (str(model_path), sha256, tuple(providers) if providers is not None else None)
+    key = (str(model_path), sha256, tuple(providers) if providers is not None else None, fp16)
     with _lock:
         runner = _runners.get(key)
         if runner is not None:
@@ -199,6 +200,6 @@ def batched_runner(
             with os.fdopen(handle, "wb") as file:
                 file.write(data)
             os.replace(tmp, target)
-        runner = OnnxRunner(target, providers=providers, expected_sha256=digest)
+        runner = OnnxRunner(target, providers=providers, expected_sha256=digest, fp16=fp16)
         _runners[key] = runner
         return runner

@@ -2,7 +2,8 @@
 
 The whole frame and every tile are prepared as the wrapped detector prepares a
 frame, stacked into one batch and run in one inference call on a batch-free copy
-of the model (:mod:`edge_agent.detectors.batching`); each slice is decoded as a
+of the model (:mod:`edge_agent.detectors.batching`), or handed to a camera batcher
+shared with other cameras (:mod:`edge_agent.detectors.multicam`); each slice is decoded as a
 frame of its own and the results are merged (:mod:`edge_agent.detectors.tiles`).
 A detector that is not an ONNX detector runs its slices one at a time.
 """
@@ -17,10 +18,10 @@ import numpy.typing as npt
 
 from edge_agent.detectors.base import OnnxDetector
 from edge_agent.detectors.batching import batched_runner
+from edge_agent.detectors.multicam import BatchRunner
 from edge_agent.detectors.preprocess import Prepared
 from edge_agent.detectors.tiles import Tile, merge, plan_tiles
 from edge_agent.detectors.types import Detections, Detector
-from edge_agent.inference.runner import OnnxRunner
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,7 @@ class TiledDetector:
         detector: Detector,
         layout: TileLayout,
         *,
-        runner: OnnxRunner | None = None,
+        runner: BatchRunner | None = None,
         cache_dir: Path | None = None,
     ) -> None:
         self.detector = detector
@@ -60,14 +61,20 @@ class TiledDetector:
         self.model_id = detector.model_id
         self.sha256 = detector.sha256
         self._plans: dict[tuple[int, int], tuple[Tile, ...]] = {}
-        self._runner = runner
+        self._runner: BatchRunner | None = runner
         if runner is None and isinstance(detector, OnnxDetector):
             self._runner = batched_runner(
                 detector.runner.path,
                 detector.sha256,
                 providers=detector.runner.providers,
                 cache_dir=cache_dir,
+                fp16=detector.runner.fp16,
             )
+
+    @property
+    def runner(self) -> BatchRunner | None:
+        """What runs the stacked slices (None: slices one at a time on the wrapped detector)."""
+        return self._runner
 
     def tiles_for(self, width: int, height: int) -> tuple[Tile, ...]:
         plan = self._plans.get((width, height))

@@ -100,6 +100,25 @@ class TilingConfig(ConfigModel):
         return self
 
 
+class BatchingConfig(ConfigModel):
+    """Several cameras on one accelerator: inputs of cameras that enable it share calls."""
+
+    enabled: bool = Field(
+        default=False,
+        description="Run this camera's frames in one inference call with the other cameras "
+        "that enable batching (same model and max_wait_ms); tracking and counting stay "
+        "per camera.",
+    )
+    max_wait_ms: float = Field(
+        default=20.0,
+        ge=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="Longest a frame waits for the other cameras' frames before its batch "
+        "runs without them.",
+    )
+
+
 class CameraConfig(ConfigModel):
     """One camera: a file, an RTSP/HTTP URL, or a V4L2 device (``/dev/videoN`` or its index)."""
 
@@ -108,6 +127,11 @@ class CameraConfig(ConfigModel):
     share_frames: bool = Field(
         default=False,
         description="Allow frames of this camera to leave the device. Off: none ever do.",
+    )
+    redact_shared_frames: bool = Field(
+        default=True,
+        description="Frames that leave the device (share_frames) have persons and vehicles "
+        "blurred; off: they are sent as captured.",
     )
     file_pacing: Literal["fast", "native"] = Field(
         default="fast",
@@ -126,6 +150,10 @@ class CameraConfig(ConfigModel):
     tracker: TrackerConfig = Field(default_factory=TrackerConfig)
     tiling: TilingConfig = Field(
         default_factory=TilingConfig, description="Far-field tiles (off unless enabled)."
+    )
+    batching: BatchingConfig = Field(
+        default_factory=BatchingConfig,
+        description="Batched inference across cameras (off unless enabled).",
     )
 
     @model_validator(mode="after")

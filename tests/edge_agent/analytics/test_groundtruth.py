@@ -82,3 +82,12 @@ def test_counts_do_not_change_when_steps_are_split(bottoms: list[float], splits:
     for a, b, parts in zip(bottoms, bottoms[1:], splits, strict=False):
         fine += [a + (b - a) * k / parts for k in range(1, parts + 1)]
     assert true_crossings(walk(1, fine), [LINE]) == true_crossings(walk(1, bottoms), [LINE])
+
+
+def test_the_truth_is_counted_by_the_line_s_own_persistence_rule() -> None:
+    # Feet step over the line for two frames and come back: one crossing each way by
+    # the plain rule, none once a crossing must persist for three frames.
+    tracks = walk(1, [270.0, 290.0, 315.0, 320.0, 290.0, 270.0])
+    assert true_crossings(tracks, [LINE]) == {"h": {"in": 1, "out": 1}}
+    strict = LINE.model_copy(update={"confirm_frames": 3})
+    assert true_crossings(tracks, [strict]) == {"h": {"in": 0, "out": 0}}

@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from edge_agent.analytics.config import LineConfig, TrackerConfig, ZoneConfig
 from edge_agent.analytics.lines import LineCounter
@@ -118,3 +120,37 @@ def test_straight_crossing_through_segment_counts_exactly_once(
 def test_movement_within_hysteresis_never_counts(offsets: list[float], x: float) -> None:
     counter = LineCounter(LINE)
     assert run(counter, [(x, 300 + dy) for dy in offsets]) == []
+
+
+CONFIRMED = LINE.model_copy(update={"hysteresis": 10.0, "confirm_frames": 3})
+
+
+def test_a_turn_on_the_line_is_not_counted_when_crossings_must_persist() -> None:
+    # Two frames beyond the band on the far side, then back: a person turning around.
+    turn = [(300, 250), (300, 285), (300, 315), (300, 320), (300, 280), (300, 250)]
+    assert run(LineCounter(CONFIRMED), turn) == []
+    assert run(LineCounter(CONFIRMED.model_copy(update={"confirm_frames": 1})), turn) == [
+        "in",
+        "out",
+    ]
+
+
+def test_a_persisting_crossing_counts_once_on_its_confirming_frame() -> None:
+    counter = LineCounter(CONFIRMED)
+    path = [(300, 250), (300, 320), (300, 305), (300, 330)]  # 305 lies inside the band
+    counted = [run(counter, [p]) for p in path]
+    # The frame inside the band neither confirms nor resets: the third frame beyond it does.
+    assert counted == [[], [], [], []]
+    assert run(counter, [(300, 340)]) == ["in"]
+    assert run(counter, [(300, y) for y in range(345, 400, 5)]) == []
+
+
+def test_a_box_that_briefly_jumps_across_is_not_counted() -> None:
+    # A box spanning two people for one frame moves the ground point over and back.
+    path = [(300, 260), (300, 270), (300, 330), (300, 272), (300, 268)]
+    assert run(LineCounter(CONFIRMED), path) == []
+
+
+def test_persistence_is_validated() -> None:
+    with pytest.raises(ValidationError, match="confirm_frames"):
+        LineConfig(name="x", start=(0.0, 0.0), end=(1.0, 0.0), confirm_frames=0)
