@@ -26,7 +26,10 @@ the baseline), ``nats_postgres`` and ``nats_two_process`` (one and two aggregato
 processes on the durable consumer, ``verify_workers: 0``, PostgreSQL: the same as
 ``postgres`` and ``two_process`` on Mosquitto) drain them.
 
-Usage: ``python bench/ingest.py [--json] [--reports N]``. Needs mosquitto, postgresql and
+Usage: ``python bench/ingest.py [--json] [--reports N] [--phases a,b,…]``; ratios are
+printed for the phases that ran with their baseline (``--phases
+postgres,two_process,nats_raw,nats_postgres,nats_two_process`` compares the two
+transports). Needs mosquitto, postgresql and
 nats-server (Debian packages) and ``psutil`` (the ``bench`` extra).
 """
 
@@ -37,6 +40,7 @@ import contextlib
 import json
 import os
 import pickle
+import shutil
 import signal
 import subprocess
 import sys
@@ -59,9 +63,10 @@ GROUP_PREFIX = "bench"
 def _publish(port: int, payload_file: Path) -> None:
     """Load generator: publish the pre-signed reports, QoS 1, as fast as the broker takes."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     messages: list[tuple[str, bytes]] = pickle.loads(payload_file.read_bytes())
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(1000)
     client.connect("127.0.0.1", port)
     client.loop_start()
@@ -77,6 +82,7 @@ def _raw_subscribe(port: int, group: str, client_id: str, expect: int, out: Path
     import threading
 
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
     from paho.mqtt.packettypes import PacketTypes
     from paho.mqtt.properties import Properties
 
@@ -98,13 +104,11 @@ def _raw_subscribe(port: int, group: str, client_id: str, expect: int, out: Path
         if state["n"] >= expect:
             done.set()
 
-    client = mqtt.Client(
-        mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-    )
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
     client.on_connect = on_connect
     client.on_subscribe = on_subscribe
     client.on_message = on_message
-    props = Properties(PacketTypes.CONNECT)
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
     props.SessionExpiryInterval = 3600
     props.ReceiveMaximum = 2000  # the aggregator's default window
     client.connect("127.0.0.1", port, clean_start=False, properties=props)
@@ -169,7 +173,7 @@ def _rusage_cpu(process: subprocess.Popen[bytes]) -> float:
 
 def _process_tree_cpu(pid: int) -> tuple[float, float]:
     """CPU seconds of process ``pid`` and of all its descendants (verify workers)."""
-    import psutil
+    import psutil  # type: ignore[import-untyped]
 
     process = psutil.Process(pid)
     own = process.cpu_times()
@@ -208,6 +212,7 @@ class Bench:
         self.payload_file = work / "payloads.pickle"
         self.devices = self._sign()
         self.postgres: Any = None
+        self.postgres_dir = Path()
         self.worker_cpu: dict[str, float] = {}
         self._startup_cpu = 0.0
         self._startup_worker_cpu = 0.0
@@ -462,8 +467,8 @@ class Bench:
             from tests.services.ports import free_port
             from tests.services.postgres import PostgresServer, _pg_bin_dir
 
-            directory = Path(tempfile.mkdtemp(prefix="fieldproof-bench-pg-"))
-            self.postgres = PostgresServer(_pg_bin_dir(), directory, free_port())
+            self.postgres_dir = Path(tempfile.mkdtemp(prefix="fieldproof-bench-pg-"))
+            self.postgres = PostgresServer(_pg_bin_dir(), self.postgres_dir, free_port())
             self.postgres.start()
         url: str = self.postgres.create_database(name)
         return url
@@ -474,12 +479,69 @@ class Bench:
             self.cluster.stop()
         if self.postgres is not None:
             self.postgres.stop()
+            shutil.rmtree(self.postgres_dir, ignore_errors=True)
+
+
+# Every phase, in the order they run; ``--phases`` picks some.
+PHASES = (
+    "raw",
+    "sqlite",
+    "sqlite_inline",
+    "sqlite_projecting",
+    "postgres",
+    "two_process",
+    "nats_raw",
+    "nats_postgres",
+    "nats_two_process",
+)
+RATE_NAMES = {
+    "raw": "raw_receive_per_s",
+    "sqlite": "sqlite_per_s",
+    "sqlite_inline": "sqlite_inline_per_s",
+    "sqlite_projecting": "sqlite_projecting_per_s",
+    "postgres": "postgres_per_s",
+    "two_process": "two_process_per_s",
+    "nats_raw": "nats_raw_consume_per_s",
+    "nats_postgres": "nats_postgres_per_s",
+    "nats_two_process": "nats_two_process_per_s",
+}
+# ratio -> (phase, baseline phase), printed when both ran.
+RATIOS = {
+    "sqlite_vs_raw": ("sqlite", "raw"),
+    "sqlite_inline_vs_raw": ("sqlite_inline", "raw"),
+    "two_vs_one": ("two_process", "postgres"),
+    "nats_postgres_vs_raw": ("nats_postgres", "nats_raw"),
+    "nats_two_vs_one": ("nats_two_process", "nats_postgres"),
+    "nats_vs_mosquitto_one": ("nats_postgres", "postgres"),
+    "nats_vs_mosquitto_two": ("nats_two_process", "two_process"),
+}
+
+
+def run_phase(bench: Bench, phase: str, tmp: str) -> float:
+    if phase == "raw":
+        return bench.raw()
+    if phase == "nats_raw":
+        return bench.nats_raw()
+    if phase == "sqlite":
+        return bench.aggregator(phase, f"sqlite:///{tmp}/ledger.db", 1, workers="auto")
+    if phase == "sqlite_inline":
+        return bench.aggregator(phase, f"sqlite:///{tmp}/ledger-i.db", 1)
+    if phase == "sqlite_projecting":
+        return bench.aggregator(
+            phase, f"sqlite:///{tmp}/ledger-p.db", 1, projecting=True, workers="auto"
+        )
+    processes = 2 if phase.endswith("two_process") else 1
+    return bench.aggregator(phase, bench.postgres_url(f"bench_{phase}"), processes)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--reports", type=int, default=20_000, help="reports per phase")
+    parser.add_argument(
+        "--phases",
+        help="comma-separated phases to run (default: all): " + ", ".join(PHASES),
+    )
     parser.add_argument("--child-publish", nargs=2, help=argparse.SUPPRESS)
     parser.add_argument("--child-raw", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--child-js-load", nargs=2, help=argparse.SUPPRESS)
@@ -504,59 +566,49 @@ def main() -> int:
         port, group, client_id, expect, out = args.child_raw
         _raw_subscribe(int(port), group, client_id, int(expect), Path(out))
         return 0
+    phases = PHASES if args.phases is None else args.phases.split(",")
+    unknown = sorted(set(phases) - set(PHASES))
+    if unknown:
+        parser.error(f"unknown phase(s): {', '.join(unknown)}; known: {', '.join(PHASES)}")
+    rates: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="fieldproof-bench-ingest-") as tmp:
         bench = Bench(args.reports, Path(tmp))
         try:
-            raw = bench.raw()
             load_before = os.getloadavg()[0]
-            sqlite = bench.aggregator("sqlite", f"sqlite:///{tmp}/ledger.db", 1, workers="auto")
-            inline = bench.aggregator("sqlite_inline", f"sqlite:///{tmp}/ledger-i.db", 1)
-            projecting = bench.aggregator(
-                "sqlite_projecting", f"sqlite:///{tmp}/ledger-p.db", 1, projecting=True,
-                workers="auto",
-            )  # fmt: skip
-            postgres = bench.aggregator("postgres", bench.postgres_url("bench_one"), 1)
-            two = bench.aggregator("two_process", bench.postgres_url("bench_two"), 2)
-            bench.start_nats()
-            nats_raw = bench.nats_raw()
-            nats_one = bench.aggregator("nats_postgres", bench.postgres_url("bench_nats_one"), 1)
-            nats_two = bench.aggregator("nats_two_process", bench.postgres_url("bench_nats_two"), 2)
+            for phase in PHASES:  # in this order: the NATS phases come last
+                if phase not in phases:
+                    continue
+                if phase.startswith("nats_") and bench.cluster is None:
+                    bench.start_nats()
+                rates[phase] = run_phase(bench, phase, tmp)
             load_after = os.getloadavg()[0]
         finally:
             bench.close()
-    result = {
-        "reports": args.reports,
-        "raw_receive_per_s": round(raw),
-        "sqlite_per_s": round(sqlite),
-        "sqlite_inline_per_s": round(inline),
-        "sqlite_projecting_per_s": round(projecting),
-        "postgres_per_s": round(postgres),
-        "two_process_per_s": round(two),
-        "sqlite_vs_raw": round(sqlite / raw, 3),
-        "sqlite_inline_vs_raw": round(inline / raw, 3),
-        "two_vs_one": round(two / postgres, 3),
-        "nats_raw_consume_per_s": round(nats_raw),
-        "nats_postgres_per_s": round(nats_one),
-        "nats_two_process_per_s": round(nats_two),
-        "nats_postgres_vs_raw": round(nats_one / nats_raw, 3),
-        "nats_two_vs_one": round(nats_two / nats_one, 3),
-        "nats_vs_mosquitto_one": round(nats_one / postgres, 3),
-        "nats_vs_mosquitto_two": round(nats_two / two, 3),
-        "cores": os.cpu_count(),
-        "verify_workers": len(os.sched_getaffinity(0)),
-        # Other work on the machine competes for the same cores: say how much there was.
-        "load_average_1m": [round(load_before, 2), round(load_after, 2)],
-        "broker_cpu_s": {k: round(v, 2) for k, v in bench.broker_cpu.items()},
-        "loadgen_cpu_s": {k: round(v, 2) for k, v in bench.loadgen_cpu.items()},
-        # CPU per report of the aggregator processes and, apart, of their verify
-        # workers: steadier than the rates when other work shares the machine.
-        "consumer_cpu_us_per_report": {
-            k: round(v / args.reports * 1e6) for k, v in bench.consumer_cpu.items()
-        },
-        "verify_worker_cpu_us_per_report": {
-            k: round(v / args.reports * 1e6) for k, v in bench.worker_cpu.items() if v > 0.05
-        },
-    }
+    result: dict[str, Any] = {"reports": args.reports, "phases": phases}
+    for phase, name in RATE_NAMES.items():
+        if phase in rates:
+            result[name] = round(rates[phase])
+    for name, (top, bottom) in RATIOS.items():
+        if top in rates and bottom in rates:
+            result[name] = round(rates[top] / rates[bottom], 3)
+    result.update(
+        {
+            "cores": os.cpu_count(),
+            "verify_workers": len(os.sched_getaffinity(0)),
+            # Other work on the machine competes for the same cores: say how much there was.
+            "load_average_1m": [round(load_before, 2), round(load_after, 2)],
+            "broker_cpu_s": {k: round(v, 2) for k, v in bench.broker_cpu.items()},
+            "loadgen_cpu_s": {k: round(v, 2) for k, v in bench.loadgen_cpu.items()},
+            # CPU per report of the aggregator processes and, apart, of their verify
+            # workers: steadier than the rates when other work shares the machine.
+            "consumer_cpu_us_per_report": {
+                k: round(v / args.reports * 1e6) for k, v in bench.consumer_cpu.items()
+            },
+            "verify_worker_cpu_us_per_report": {
+                k: round(v / args.reports * 1e6) for k, v in bench.worker_cpu.items() if v > 0.05
+            },
+        }
+    )
     if args.json:
         print(json.dumps(result))
     else:
