@@ -81,7 +81,9 @@ def test_one_config_ingests_projects_anchors_rewards_and_serves(
         "grace_seconds": 0.5,
         "interval_s": 0.2,
     }
-    data["rewards"] = {"emission": 1000}
+    # The devices are registered without a cell or a stake: version 1 rewards (placements
+    # and their rules are covered in tests/fieldproof/rewards and tests/chain).
+    data["rewards"] = {"emission": 1000, "placements": "none"}
     data["api"] = {"port": port}
     processes: list[subprocess.Popen[bytes]] = []
     for index, roles in enumerate(LAYOUTS[layout]):
