@@ -4,8 +4,11 @@ side a double that anchors a real root and serves real proofs, less one report."
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,7 @@ from edge_agent.audit.auditor import Auditor
 from edge_agent.audit.journal import AckJournal
 from edge_agent.outbox import Outbox
 from edge_agent.outbox.config import OutboxConfig
+from fieldproof.cli import main
 from fieldproof.merkle import StandardMerkleTree
 from fieldproof.verify import DATA_LEAF_TYPES, ReportProof, data_leaf
 from fieldproof.wire import sign_report
@@ -133,3 +137,69 @@ class _NoEpochs:
 
     def proof(self, device: str, seq: int) -> dict[str, Any] | None:
         raise AssertionError("a report not yet due is not asked for")
+
+
+class _ApiDouble(ThreadingHTTPServer):
+    """The aggregator double's epochs and proofs over HTTP, as the API routes answer."""
+
+    def __init__(self, aggregator: DroppingAggregator) -> None:
+        self.aggregator = aggregator
+        super().__init__(("127.0.0.1", 0), _ApiHandler)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _ApiHandler(BaseHTTPRequestHandler):
+    server: _ApiDouble
+
+    def do_GET(self) -> None:
+        path = self.path.split("?", 1)[0].split("/")
+        body: Any = None
+        if path[1:3] == ["v1", "epochs"]:
+            body = {"items": self.server.aggregator.epochs(), "next_offset": None}
+        elif path[1:3] == ["v1", "proofs"] and len(path) == 5:
+            body = self.server.aggregator.proof(path[3], int(path[4]))
+        data = json.dumps(body).encode()
+        self.send_response(404 if body is None else 200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
+
+
+def test_agent_audit_command_names_the_missing_report(
+    env: ChainEnv, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outbox = Outbox(OutboxConfig(path=tmp_path / "outbox.sqlite"))
+    journal = AckJournal(outbox.connection)
+    outbox.retire = journal.retire
+    sent: dict[int, bytes] = {}
+    for _ in range(5):
+        entry = outbox.append(lambda seq: sign_report(DEVICE.report(seq), DEVICE.key))
+        sent[entry.seq] = entry.data
+    outbox.delete_spans([(1, 5)])
+    outbox.close()
+    api = _ApiDouble(DroppingAggregator(env, sent, dropped=2))
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    env.deployment.save(tmp_path / "deployment.json")
+    config = tmp_path / "agent.yaml"
+    config.write_text(
+        "outbox: {path: outbox.sqlite}\n"
+        f"audit: {{api: '{api.url}', rpc: '{env.url}', deployment: deployment.json, "
+        "skew_s: 5}\n"
+    )
+    try:
+        code = main(["agent", "audit", "--config", str(config), "--json"])
+    finally:
+        api.shutdown()
+        api.server_close()
+    assert code == 1  # something is missing
+    document = json.loads(capsys.readouterr().out)
+    assert document["missing"] == [2]
+    assert (document["checked"], document["found"]) == (5, 4)
+    assert "no proof" in document["reasons"]["2"]
