@@ -404,8 +404,8 @@ class DemoNetwork:
             self.progress("no reward epoch to claim from")
             return
         _, _, dump = read_bundle(self.workdir / "bundles" / f"{record.cid}.json")
-        if dump is not None and self.owners:
-            self._explain(dump, self.owners[0].address)
+        if self.owners:
+            self._explain_newest(self.owners[0].address)
         tree = None if dump is None else load_tree(dump)
         if tree is None:
             return
@@ -428,10 +428,21 @@ class DemoNetwork:
             1 for owner in self.owners if token.balance_of(owner.address) > 0
         )
 
-    def _explain(self, dump: dict[str, Any], owner: str) -> None:
+    def _explain_newest(self, owner: str) -> None:
+        """Explain the newest rewarded epoch in which ``owner`` had a device (the last one
+        may close with only a few seconds of reports, none of them the owner's)."""
+        assert self.state is not None
+        for record in reversed(self.state.epochs()):
+            if record.status is not EpochStatus.DONE or record.cid is None:
+                continue
+            _, _, dump = read_bundle(self.workdir / "bundles" / f"{record.cid}.json")
+            if dump is not None and self._explain(dump, owner):
+                return
+
+    def _explain(self, dump: dict[str, Any], owner: str) -> bool:
         explained = explain_owner(dump, owner)
         if not explained["devices"]:
-            return
+            return False
         entry = explained["devices"][0]
         self.result.explained_reward = {
             "epoch": explained["epoch"],
@@ -440,6 +451,7 @@ class DemoNetwork:
             "amount": entry["amount"],
             "lines": factor_lines(entry),
         }
+        return True
 
     def _verify_random_reading(self) -> None:
         assert self.state is not None
