@@ -13,8 +13,10 @@ a reading outside the metric's physical range is out of range, a run of identica
 readings lasting at least six hours is a flat run (a stuck sensor), a reading that
 leaves both neighbours the same way by more than ten local typical steps and twenty
 resolutions is a spike. Runs at the physical floor (calm wind, clean air) are not
-flat-run faults. Windows with none of these are clean; on clean windows one
-fault is injected (stuck, spike, drift, out of range, noise burst, dropout).
+flat-run faults. Hours a TMY file flags as not measured (interpolated, gap-filled or
+modelled) make their window "filled": reported apart, never trained on. Windows with
+none of these are clean; on clean windows one fault is injected (stuck, spike,
+drift, out of range, noise burst, dropout).
 
 The model is a multi-class gradient-boosted tree ensemble (clean and four fault
 kinds; drift is only injected for the evaluation) exported with skl2onnx; P(clean)
@@ -90,6 +92,8 @@ class Series:
     interval_s: float
     values: np.ndarray
     segment: np.ndarray
+    # Readings the source marks as filled (interpolated or modelled), not measured.
+    filled: np.ndarray | None = None
 
 
 # --------------------------------------------------------------------------- data
@@ -153,7 +157,9 @@ def load_pvlib(sdist: Path) -> list[Series]:
         raise SystemExit(f"{sdist}: sha256 {digest}, expected {PVLIB_SDIST_SHA256}")
     series: list[Series] = []
 
-    def add(station: str, source: str, metric: str, values: Any, seg: Any) -> None:
+    def add(
+        station: str, source: str, metric: str, values: Any, seg: Any, *, flags: Any = None
+    ) -> None:
         series.append(
             Series(
                 station,
@@ -163,6 +169,9 @@ def load_pvlib(sdist: Path) -> list[Series]:
                 HOUR if source == "tmy" else MINUTE,
                 np.array(values, dtype=np.float64),
                 np.asarray(seg, dtype=np.int64),
+                # TMY source flag "A" is a measurement; B, C and E are interpolated,
+                # gap-filled or modelled hours.
+                None if flags is None else np.asarray(flags, dtype=str) != "A",
             )
         )
 
@@ -173,26 +182,26 @@ def load_pvlib(sdist: Path) -> list[Series]:
             str(_member(archive, "pvlib/data/723170TYA.CSV", target)), map_variables=True
         )
         month = tmy.index.month.to_numpy()
-        for column, metric, factor in (
-            ("temp_air", "temp", 1.0),
-            ("temp_dew", "dew", 1.0),
-            ("relative_humidity", "rh", 1.0),
-            ("pressure", "pres", 100.0),
-            ("wind_speed", "wspd", 1.0),
+        for column, metric, factor, source in (
+            ("temp_air", "temp", 1.0, "Dry-bulb source"),
+            ("temp_dew", "dew", 1.0, "Dew-point source"),
+            ("relative_humidity", "rh", 1.0, "RHum source"),
+            ("pressure", "pres", 100.0, "Pressure source"),
+            ("wind_speed", "wspd", 1.0, "Wspd source"),
         ):
-            add("tmy3-723170", "tmy", metric, tmy[column] * factor, month)
+            add("tmy3-723170", "tmy", metric, tmy[column] * factor, month, flags=tmy[source])
         tmy, _ = pvlib.iotools.read_tmy3(
             str(_member(archive, "pvlib/data/703165TY.csv", target)), map_variables=True
         )
         month = tmy.index.month.to_numpy()
         # Its pressure column is a constant fill (1012 hPa all year): left out.
-        for column, metric in (
-            ("temp_air", "temp"),
-            ("temp_dew", "dew"),
-            ("relative_humidity", "rh"),
-            ("wind_speed", "wspd"),
+        for column, metric, source in (
+            ("temp_air", "temp", "Dry-bulb source"),
+            ("temp_dew", "dew", "Dew-point source"),
+            ("relative_humidity", "rh", "RHum source"),
+            ("wind_speed", "wspd", "Wspd source"),
         ):
-            add("tmy3-703165", "tmy", metric, tmy[column], month)
+            add("tmy3-703165", "tmy", metric, tmy[column], month, flags=tmy[source])
         tmy2, _ = pvlib.iotools.read_tmy2(str(_member(archive, "pvlib/data/12839.tm2", target)))
         month = tmy2.index.month.to_numpy()
         # TMY2 stores tenths; its pressure is whole hPa, coarser than any sensor here.
@@ -202,7 +211,8 @@ def load_pvlib(sdist: Path) -> list[Series]:
             ("RHum", "rh", 1.0),
             ("Wspd", "wspd", 0.1),
         ):
-            add("tmy2-12839", "tmy", metric, tmy2[column] * factor, month)
+            flags = tmy2[f"{column}Source"]
+            add("tmy2-12839", "tmy", metric, tmy2[column] * factor, month, flags=flags)
 
         bsrn, _ = pvlib.iotools.read_bsrn(
             str(_member(archive, "tests/data/bsrn-pay0616.dat.gz", target)),
@@ -281,7 +291,14 @@ def label_readings(s: Series) -> dict[str, np.ndarray]:
         scale = np.fmax(10.0 * np.fmax(local[:-1], local[1:]), 20.0 * limits.resolution)
         with np.errstate(invalid="ignore"):
             spike[1:-1] = departure > scale
-    return {"missing": missing, "outside": outside, "flat": flat, "spike": spike}
+    filled = np.zeros(n, dtype=bool) if s.filled is None else s.filled
+    return {
+        "missing": missing,
+        "outside": outside,
+        "filled": filled,
+        "flat": flat,
+        "spike": spike,
+    }
 
 
 class Labeller:
@@ -301,6 +318,10 @@ class Labeller:
             return "gap"
         if count("outside"):
             return "out_of_range"
+        if count("filled"):
+            # Interpolated or modelled hours are no sensor's readings: scored and
+            # reported apart, never trained on.
+            return "filled"
         flat = count("flat")
         # Flat only when the window itself shows six hours of the run (all of it at
         # one-minute sampling); a run cut by the window's edge is left out.
@@ -338,8 +359,9 @@ def inject(
             length = int(rng.integers(shortest, n + 1))
             start = int(rng.integers(0, n - length + 1))
             end = start + length
-        if np.ptp(values[start:end]) < 3 * res:
-            return None  # already flat: a stuck sensor would look the same
+        if np.ptp(values[start:end]) < 3 * res or v[start] == limits.minimum:
+            # Already flat, or frozen at the floor: the same as calm air or wind.
+            return None
         v[start:end] = v[start]
     elif fault == "spike":
         for index in rng.choice(n, size=int(rng.integers(1, 4)), replace=False):

@@ -4,13 +4,15 @@ An ONNX classifier (trained by ``models/train_quality.py``) gives the probabilit
 each of its classes (clean, stuck, spike, noise, dropout) from
 :mod:`features`; the quality score is P(clean). Hard rules come first: any missing
 (non-finite) reading, or one outside the metric's physical range, scores 0 without
-asking the model.
+asking the model. Every step is vectorised over the batch, so a batch of windows
+scores exactly as each window alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -29,12 +31,20 @@ from edge_agent.quality.features import (
 
 DEFAULT_MODEL = "sensor-quality.onnx"
 CLEAN_CLASS = 0
-STUCK_CLASS = 1
+NOISE_CLASS = 3
+DROPOUT_CLASS = 4
+# Wind is turbulent: minute to minute, gusts zigzag like a noise burst, and the model
+# cannot tell them apart from one window. For these metrics the noise class is ruled
+# out and the other classes read as they stand (a spike or a frozen vane still shows).
+GUSTY_METRICS = frozenset({"wspd"})
 # Drift is not a class: within one window a slow ramp cannot be told from weather (a
 # morning warming), so teaching it only raised false alarms; neighbours must see it.
 MODEL_CLASSES: tuple[str, ...] = ("clean", "stuck", "spike", "noise", "dropout")
 # Below this score a window counts as faulty.
 FAULT_THRESHOLD = 0.5
+# Fault names by index: the model's classes, then the out-of-range rule.
+OUT_OF_RANGE = len(MODEL_CLASSES)
+_FAULT_NAMES: tuple[str, ...] = (*MODEL_CLASSES, "out_of_range")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,61 +112,66 @@ class QualityScorer:
         """Quality and likeliest fault of several windows in one model run."""
         if not interval_s > 0.0:
             raise AgentValueError(f"sampling interval must be positive, got {interval_s}")
-        features = np.empty((len(windows), len(FEATURE_NAMES)), dtype=np.float32)
+        if not windows:
+            return []
         arrays = [np.asarray(values, dtype=np.float64).ravel() for _, values in windows]
-        limits = [limits_for(metric) for metric, _ in windows]
-        # Windows of one length share one vectorised feature pass.
-        by_length: dict[int, list[int]] = {}
-        for index, values in enumerate(arrays):
-            by_length.setdefault(values.size, []).append(index)
-        for indices in by_length.values():
-            chosen = [limits[i] for i in indices]
-            features[indices] = batch_features(
-                np.stack([arrays[i] for i in indices]),
-                np.array([c.minimum for c in chosen]),
-                np.array([c.maximum for c in chosen]),
-                np.array([c.resolution for c in chosen]),
-                np.full(len(indices), interval_s),
+        limits = np.array([_limit_row(metric) for metric, _ in windows])
+        intervals = np.full(len(arrays), interval_s)
+        lengths = {values.size for values in arrays}
+        if len(lengths) == 1:
+            features = batch_features(
+                np.stack(arrays), limits[:, 0], limits[:, 1], limits[:, 2], intervals
             )
-        results: list[QualityResult | None] = []
-        for row in features:
-            if row[1] > 0.0:
-                results.append(QualityResult(0.0, "out_of_range"))
-            elif row[0] > 0.0:
-                results.append(QualityResult(0.0, "dropout"))
-            else:
-                results.append(None)
-        asked = [i for i, r in enumerate(results) if r is None]
-        if not asked:
-            return [r for r in results if r is not None]
-        probabilities = self.runner.run(features[asked])[self._prob_index]
-        model_results = iter(
-            _result(p, _flat_only_at_floor(arrays[i], limits[i].minimum))
-            for i, p in zip(asked, probabilities, strict=True)
-        )
-        return [r if r is not None else next(model_results) for r in results]
+        else:
+            # Windows of one length share one vectorised feature pass.
+            features = np.empty((len(arrays), len(FEATURE_NAMES)), dtype=np.float32)
+            sizes = np.array([values.size for values in arrays])
+            for size in sorted(lengths):
+                rows = np.flatnonzero(sizes == size)
+                features[rows] = batch_features(
+                    np.stack([arrays[i] for i in rows]),
+                    limits[rows, 0],
+                    limits[rows, 1],
+                    limits[rows, 2],
+                    intervals[rows],
+                )
+        # Hard rules first: out of range, then missing readings, score 0 unasked.
+        outside = features[:, 1] > 0.0
+        missing = features[:, 0] > 0.0
+        asked = ~(outside | missing)
+        scores = np.zeros(len(arrays))
+        faults = np.where(outside, OUT_OF_RANGE, DROPOUT_CLASS)
+        if asked.any():
+            raw = self.runner.run(features[asked])[self._prob_index]
+            gusty = limits[asked, 3] > 0.0
+            probabilities = _without_noise(raw, gusty) if gusty.any() else raw.astype(np.float64)
+            scores[asked] = np.clip(probabilities[:, CLEAN_CLASS], 0.0, 1.0)
+            faults[asked] = 1 + np.argmax(probabilities[:, 1:], axis=1)
+        names = _FAULT_NAMES
+        return [
+            QualityResult(score, None if score >= FAULT_THRESHOLD else names[fault])
+            for score, fault in zip(scores.tolist(), faults.tolist(), strict=True)
+        ]
 
 
-def _flat_only_at_floor(values: npt.NDArray[np.float64], minimum: float) -> bool:
-    """True when the window repeats readings only at the metric's physical floor.
+def _without_noise(
+    probabilities: npt.NDArray[np.float32], rows: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]:
+    """``probabilities`` with the noise class ruled out in ``rows``, the rest rescaled."""
+    out = probabilities.astype(np.float64)
+    rest = 1.0 - out[rows, NOISE_CLASS]
+    picked = out[rows]
+    picked[:, NOISE_CLASS] = 0.0
+    # A window the model is sure is noise and nothing else has no fault left to name.
+    picked /= np.where(rest > 0.0, rest, 1.0)[:, None]
+    picked[rest <= 0.0, CLEAN_CLASS] = 1.0
+    out[rows] = picked
+    return out
 
-    Calm wind (0 m/s) or clean air rests at the floor for hours; a flat run there is the
-    world, not a frozen sensor, and the labels of the training data say the same.
-    """
-    flat = values[1:] == values[:-1]
-    return bool(flat.any()) and bool(np.all(values[:-1][flat] == minimum))
 
-
-def _result(probabilities: npt.NDArray[np.float32], at_floor: bool = False) -> QualityResult:
-    clean = float(probabilities[CLEAN_CLASS])
-    stuck = float(probabilities[STUCK_CLASS])
-    if at_floor and stuck < 1.0:
-        # Rule out "stuck" and read the rest of the distribution as it stands.
-        clean = clean / (1.0 - stuck)
-        probabilities = probabilities.copy()
-        probabilities[STUCK_CLASS] = 0.0
-    score = float(min(1.0, max(0.0, clean)))
-    if score >= FAULT_THRESHOLD:
-        return QualityResult(score, None)
-    fault = 1 + int(np.argmax(probabilities[1:]))
-    return QualityResult(score, MODEL_CLASSES[fault] if fault < len(MODEL_CLASSES) else None)
+@lru_cache(maxsize=256)
+def _limit_row(metric: str) -> tuple[float, float, float, float]:
+    """Minimum, maximum, resolution and gustiness (1 or 0) of ``metric``, looked up once."""
+    limits = limits_for(metric)
+    gusty = 1.0 if metric.rsplit("/", 1)[-1] in GUSTY_METRICS else 0.0
+    return limits.minimum, limits.maximum, limits.resolution, gusty

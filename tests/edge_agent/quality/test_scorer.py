@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from edge_agent.errors import AgentValueError
-from edge_agent.quality import FEATURE_NAMES, QualityScorer, limits_for, window_features
+from edge_agent.quality import (
+    FEATURE_NAMES,
+    QualityScorer,
+    batch_features,
+    limits_for,
+    window_features,
+)
 from edge_agent.quality.scorer import MODEL_CLASSES
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -78,17 +84,51 @@ def test_physical_bounds_and_non_finite_score_zero(scorer: QualityScorer) -> Non
     assert (result.score, result.fault) == (0.0, "out_of_range")
 
 
-def test_batch_equals_single(scorer: QualityScorer) -> None:
+def _mixed_windows() -> list[tuple[str, np.ndarray]]:
+    """Windows of several metrics and lengths, clean and faulty, as an agent batches them."""
     windows = [("temp", _temperature(s, 24)) for s in range(4)]
     windows += [("bme280/temp", _temperature(9, 12)), ("pres", 101_300 + 10 * np.arange(30.0))]
     windows += [("rh", np.full(8, 200.0)), ("wspd", np.abs(_temperature(3, 48)) / 5)]
+    frozen = _temperature(5, 24)
+    frozen[8:] = frozen[8]
+    spiky = _temperature(6, 24)
+    spiky[11] += 12.0
+    gap = _temperature(7, 24)
+    gap[3] = np.nan
+    calm = np.concatenate([np.zeros(20), np.abs(_temperature(8, 28)) / 6])
+    windows += [("temp", frozen), ("dew", spiky), ("rh", gap + 40.0), ("wspd", calm)]
+    return windows
+
+
+def test_batch_equals_single(scorer: QualityScorer) -> None:
+    windows = _mixed_windows()
     for interval_s in (60.0, 3600.0):
         batch = scorer.classify_many(windows, interval_s=interval_s)
         single = [scorer.classify_many([w], interval_s=interval_s)[0] for w in windows]
-        assert [r.fault for r in batch] == [r.fault for r in single]
-        assert [r.score for r in batch] == pytest.approx([r.score for r in single], abs=1e-6)
+        # The same numbers, not just close ones: a batch must not change any verdict.
+        assert batch == single
         assert scorer.score_many(windows, interval_s=interval_s) == [r.score for r in batch]
-    assert batch[6].score == 0.0
+        assert [scorer.score(m, v, interval_s=interval_s) for m, v in windows] == [
+            r.score for r in batch
+        ]
+    assert (batch[6].score, batch[6].fault) == (0.0, "out_of_range")
+    assert (batch[10].score, batch[10].fault) == (0.0, "dropout")
+    assert batch[8].flagged
+    assert scorer.classify_many([]) == []
+
+
+def test_batch_features_equal_one_window_at_a_time() -> None:
+    windows = [(m, v) for m, v in _mixed_windows() if v.size == 24]
+    limits = [limits_for(m) for m, _ in windows]
+    rows = batch_features(
+        np.stack([v for _, v in windows]),
+        np.array([lim.minimum for lim in limits]),
+        np.array([lim.maximum for lim in limits]),
+        np.array([lim.resolution for lim in limits]),
+        np.full(len(windows), 600.0),
+    )
+    for row, (_, values), lim in zip(rows, windows, limits, strict=True):
+        assert np.array_equal(row, window_features(values, lim, 600.0), equal_nan=True)
 
 
 def test_refuses_unknown_metric_short_windows_and_bad_interval(scorer: QualityScorer) -> None:
@@ -101,7 +141,7 @@ def test_refuses_unknown_metric_short_windows_and_bad_interval(scorer: QualitySc
 
 
 def test_model_identity(scorer: QualityScorer) -> None:
-    assert scorer.model_id == "sensor-quality-gbt-v2"
+    assert scorer.model_id == "sensor-quality-gbt-v3"
     assert len(scorer.sha256) == 64
     row = window_features(_temperature(2), limits_for("temp"))[None, :]
     probabilities = scorer.runner.run(row)[scorer.runner.output_names.index("probabilities")]
@@ -144,17 +184,44 @@ def test_a_calm_at_the_physical_floor_is_not_a_stuck_sensor(scorer: QualityScore
     assert frozen_result.fault == "stuck"
 
 
-def test_stuck_is_ruled_out_where_the_flat_run_sits_at_the_floor() -> None:
-    from edge_agent.quality.scorer import _flat_only_at_floor, _result
+def test_repeats_at_the_floor_are_no_flat_run_and_no_typical_step() -> None:
+    """Calm (0 m/s) between gusts: no flat run, and the gusts' steps set the scale."""
+    wind = limits_for("wspd")
+    names = list(FEATURE_NAMES)
+    calm = np.array([0.0] * 12 + [1.2, 1.5, 0.9, 1.4, 1.1, 1.6, 1.0, 1.3])
+    row = window_features(calm, wind, 60.0)
+    assert row[names.index("longest_flat_fraction")] == 0.0
+    assert row[names.index("floor_fraction")] == pytest.approx(12 / 20)
+    # Median of the 8 live steps (1.2, 0.3, 0.6, 0.5, 0.3, 0.5, 0.6, 0.3): 0.5 m/s, 5 units.
+    assert row[names.index("log_typical_step")] == pytest.approx(np.log10(1 + 5.0), abs=1e-4)
+    frozen = calm.copy()
+    frozen[:12] = 2.0
+    row = window_features(frozen, wind, 60.0)
+    assert row[names.index("longest_flat_fraction")] == pytest.approx(11 / 19)
 
-    assert _flat_only_at_floor(np.array([0.0, 0.0, 0.0, 1.2, 0.8]), 0.0)
-    assert not _flat_only_at_floor(np.array([0.0, 0.0, 1.2, 1.2, 0.8]), 0.0)
-    assert not _flat_only_at_floor(np.array([0.3, 1.2, 0.8]), 0.0)
-    probabilities = np.array([0.2, 0.7, 0.05, 0.03, 0.02], dtype=np.float32)
-    assert _result(probabilities).fault == "stuck"
-    at_floor = _result(probabilities, at_floor=True)
-    assert not at_floor.flagged
-    assert at_floor.score == pytest.approx(0.2 / 0.3)
-    # Another fault still stands once "stuck" is ruled out.
-    spiky = np.array([0.1, 0.6, 0.25, 0.03, 0.02], dtype=np.float32)
-    assert _result(spiky, at_floor=True).fault == "spike"
+
+def test_noise_is_ruled_out_for_gusty_metrics_only() -> None:
+    from edge_agent.quality.scorer import NOISE_CLASS, _without_noise
+
+    probabilities = np.array(
+        [[0.3, 0.05, 0.05, 0.55, 0.05], [0.3, 0.05, 0.05, 0.55, 0.05], [0.0, 0, 0, 1.0, 0]],
+        dtype=np.float32,
+    )
+    out = _without_noise(probabilities, np.array([True, False, True]))
+    assert out[0, NOISE_CLASS] == 0.0
+    assert out[0].sum() == pytest.approx(1.0)
+    assert out[0, 0] == pytest.approx(0.3 / 0.45)
+    assert np.array_equal(out[1], probabilities[1].astype(np.float64))
+    assert out[2, 0] == 1.0
+
+
+def test_gusty_wind_is_not_a_noise_burst_but_a_spike_still_is(scorer: QualityScorer) -> None:
+    rng = np.random.default_rng(11)
+    gusts = np.round(np.clip(2.5 + rng.normal(0.0, 0.7, 48), 0.0, None), 1)
+    spiked = gusts.copy()
+    spiked[20] += 12.0
+    calm, spike = scorer.classify_many([("wspd", gusts), ("wspd", spiked)], interval_s=60.0)
+    assert not calm.flagged
+    assert calm.fault is None
+    assert spike.flagged
+    assert spike.fault == "spike"
