@@ -345,15 +345,7 @@ class DataAnchor(Bound):
             argument_filters={"epoch": epoch}, from_block=from_block
         )
         for log in logs:
-            args = log["args"]
-            return AnchorRecord(
-                epoch=int(args["epoch"]),
-                root=bytes(args["root"]),
-                count=int(args["count"]),
-                uri=str(args["uri"]),
-                block_number=int(log["blockNumber"]),
-                tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-            )
+            return _anchor_record(log)
         return None
 
     def anchors_in(self, tx_hash: str) -> list[AnchorRecord]:
@@ -368,18 +360,21 @@ class DataAnchor(Bound):
         for log in self.contract.events.Anchored().process_receipt(receipt, errors=DISCARD):
             if to_checksum_address(log["address"]) != self.address:
                 continue  # the same event from another contract proves nothing here
-            args = log["args"]
-            records.append(
-                AnchorRecord(
-                    epoch=int(args["epoch"]),
-                    root=bytes(args["root"]),
-                    count=int(args["count"]),
-                    uri=str(args["uri"]),
-                    block_number=int(log["blockNumber"]),
-                    tx_hash="0x" + bytes(log["transactionHash"]).hex(),
-                )
-            )
+            records.append(_anchor_record(log))
         return records
+
+
+def _anchor_record(log: Any) -> AnchorRecord:
+    """An ``Anchored`` event log as a record."""
+    args = log["args"]
+    return AnchorRecord(
+        epoch=int(args["epoch"]),
+        root=bytes(args["root"]),
+        count=int(args["count"]),
+        uri=str(args["uri"]),
+        block_number=int(log["blockNumber"]),
+        tx_hash="0x" + bytes(log["transactionHash"]).hex(),
+    )
 
 
 class RewardToken(Bound):

@@ -114,6 +114,12 @@ class RewardEpoch:
                 }
                 for score in self.scores
             ],
+            **self._payout_json(),
+        }
+
+    def _payout_json(self) -> dict[str, Any]:
+        """What both bundle formats say of the payout: amounts, totals, the tree."""
+        return {
             "amounts": {k: str(v) for k, v in sorted(self.amounts.items())},
             "cumulative": {k: str(v) for k, v in sorted(self.cumulative.items())},
             "totalCumulative": str(self.total_cumulative),
@@ -149,12 +155,7 @@ class RewardEpoch:
                 }
                 for a in self.assessments
             ],
-            "amounts": {k: str(v) for k, v in sorted(self.amounts.items())},
-            "cumulative": {k: str(v) for k, v in sorted(self.cumulative.items())},
-            "totalCumulative": str(self.total_cumulative),
-            "dust": str(self.dust),
-            "root": None if self.root is None else "0x" + self.root.hex(),
-            "tree": None if self.tree is None else self.tree.dump(),
+            **self._payout_json(),
         }
 
 
