@@ -75,10 +75,13 @@ class NatsNode:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+        # The MQTT listener opens once JetStream is up, which waits for the cluster's
+        # routes: slow on a loaded machine, hence the generous limit.
+        log_path = self.directory / "nats.log"
         wait_until(
             lambda: port_open(self.client_port) and port_open(self.mqtt_port),
-            20.0,
-            f"nats node {self.name}",
+            60.0,
+            f"nats node {self.name} (log {log_path})",
         )
 
     def kill(self) -> None:
