@@ -301,41 +301,29 @@ class SqlLedger:
                 )
             return True
 
-    def purge_health(self, before: float, chunk: int) -> int:
-        """Delete up to ``chunk`` health rows older than ``before``; return how many."""
+    def _purge_older(self, table: str, time_column: str, before: float, chunk: int) -> int:
+        # Oldest ids first, ``chunk`` at a time, so a large purge never holds one long lock.
         with self._transaction() as cursor:
             cursor.execute(
                 self._q(
-                    "DELETE FROM health_log WHERE id IN "
-                    "(SELECT id FROM health_log WHERE at < ? ORDER BY id LIMIT ?)"
+                    f"DELETE FROM {table} WHERE id IN "
+                    f"(SELECT id FROM {table} WHERE {time_column} < ? ORDER BY id LIMIT ?)"
                 ),
                 (before, chunk),
             )
             return int(cursor.rowcount)
+
+    def purge_health(self, before: float, chunk: int) -> int:
+        """Delete up to ``chunk`` health rows older than ``before``; return how many."""
+        return self._purge_older("health_log", "at", before, chunk)
 
     def purge_dead_letters(self, before: float, chunk: int) -> int:
         """Delete up to ``chunk`` dead letters received before ``before``; return how many."""
-        with self._transaction() as cursor:
-            cursor.execute(
-                self._q(
-                    "DELETE FROM dead_letters WHERE id IN "
-                    "(SELECT id FROM dead_letters WHERE received_at < ? ORDER BY id LIMIT ?)"
-                ),
-                (before, chunk),
-            )
-            return int(cursor.rowcount)
+        return self._purge_older("dead_letters", "received_at", before, chunk)
 
     def purge_dead_points(self, before: float, chunk: int) -> int:
         """Delete up to ``chunk`` refused series points recorded before ``before``."""
-        with self._transaction() as cursor:
-            cursor.execute(
-                self._q(
-                    "DELETE FROM series_dead_points WHERE id IN "
-                    "(SELECT id FROM series_dead_points WHERE at < ? ORDER BY id LIMIT ?)"
-                ),
-                (before, chunk),
-            )
-            return int(cursor.rowcount)
+        return self._purge_older("series_dead_points", "at", before, chunk)
 
     # -- reads -----------------------------------------------------------------------
 

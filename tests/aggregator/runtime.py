@@ -93,11 +93,12 @@ def publish_all(
         client.loop_stop()
 
 
-def wait_for(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+def wait_for(check: Any, timeout: float, what: str) -> float:
+    """Poll ``check`` until it holds; returns the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
         if check():
-            return
+            return time.monotonic() - started
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 

@@ -19,8 +19,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.aggregator.runtime import wait_for
 from tests.deploy.broker import ProductionBroker
-from tests.faults.network import B, FaultNetwork, NetworkSettings, start_network, wait_for
+from tests.faults.network import B, FaultNetwork, NetworkSettings, start_network
 
 SHARED_REPORTS = "$share/aggregators/fp/v1/+/report"
 

@@ -45,6 +45,7 @@ from fieldproof.config import parse_config
 from fieldproof.identity import DeviceKey, load_key, parse_device_id
 from fieldproof.protocol import DeviceTopics
 from fieldproof.wire import Record, Report, sign_report
+from tests.aggregator.runtime import wait_for
 from tests.deploy.broker import ProductionBroker, production_broker
 
 REPO = Path(__file__).resolve().parents[2]
@@ -100,16 +101,6 @@ class Tally:
     stored: int
     lost: int
     duplicated: int
-
-
-def wait_for(check: Callable[[], bool], timeout: float, what: str) -> float:
-    """Poll ``check`` until it holds; returns the seconds it took."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        if check():
-            return time.monotonic() - started
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def outbox_allocated(path: Path) -> int:

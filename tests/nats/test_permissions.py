@@ -19,7 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge_agent.provisioning.fleet import FleetResult, provision_fleet
 from edge_agent.provisioning.nats_auth import STREAM, write_fleet_auth
-from tests.faults.network import wait_for
+from tests.aggregator.runtime import wait_for
 from tests.services.nats import NatsCluster, start_cluster
 
 
