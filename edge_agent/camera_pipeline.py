@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
+from edge_agent.analytics.appearance import describe
 from edge_agent.analytics.intervals import IntervalAggregator, IntervalSummary
 from edge_agent.analytics.lines import Crossing, LineCounter
 from edge_agent.analytics.tracker import ByteTracker, TrackState
@@ -238,7 +239,10 @@ class PerceptionPipeline:
             detections = self.detector.detect(frame.image)
             detected = clock()
             self.last_detections = detections
-            tracks = self.tracker.update(detections)
+            looks = (
+                describe(frame.image, detections.boxes) if self.camera.tracker.appearance else None
+            )
+            tracks = self.tracker.update(detections, looks)
             tracked = clock()
             self._times["detect"] += detected - started
             self._times["track"] += tracked - detected

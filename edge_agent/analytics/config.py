@@ -38,6 +38,41 @@ class TrackerConfig(ConfigModel):
     min_hits: int = Field(
         default=2, ge=1, description="Matched frames before a track is confirmed."
     )
+    appearance: bool = Field(
+        default=False,
+        description="Compare what boxes look like (colour histograms of each box's upper and "
+        "lower half): a first-stage pair must look alike, and a lost track is re-linked to a "
+        "new box that looks like it near where it was lost.",
+    )
+    match_similarity: float = Field(
+        default=0.7,
+        ge=0.0,
+        le=1.0,
+        description="Least likeness (Bhattacharyya coefficient) of a first-stage pair.",
+    )
+    relink_speed: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=2.0,
+        allow_inf_nan=False,
+        description="Re-link gate: the track's heights per processed frame since it was last "
+        "seen that its ground point may have moved; 0 turns re-linking off.",
+    )
+    relink_similarity: float = Field(
+        default=0.75, ge=0.0, le=1.0, description="Least likeness of a re-linked pair."
+    )
+    relink_size_ratio: float = Field(
+        default=1.5,
+        ge=1.0,
+        allow_inf_nan=False,
+        description="Largest ratio of box heights re-linked.",
+    )
+    appearance_weight: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=1.0,
+        description="Weight of each confident sighting in a track's running look.",
+    )
 
 
 class LineConfig(ConfigModel):

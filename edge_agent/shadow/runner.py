@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from edge_agent.analytics.appearance import describe
 from edge_agent.analytics.lines import LineCounter
 from edge_agent.analytics.tracker import ByteTracker
 from edge_agent.camera_pipeline import PerceptionPipeline, camera_detector
@@ -269,7 +270,13 @@ class ShadowRunner:
                 return
             window = self._window(sample, tally)
             for side, detections in (("active", sample.active), ("candidate", found)):
-                tracks = window.trackers[side].update(detections)
+                # Both sides track as the camera does, so their counts compare.
+                looks = (
+                    describe(sample.image, detections.boxes)
+                    if sample.camera.tracker.appearance
+                    else None
+                )
+                tracks = window.trackers[side].update(detections, looks)
                 for counter in window.lines[side]:
                     for crossing in counter.update(tracks):
                         line = f"{sample.camera.name}/{crossing.line}"

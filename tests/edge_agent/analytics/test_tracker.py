@@ -1,11 +1,14 @@
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge_agent.analytics.config import TrackerConfig
+from edge_agent.analytics.appearance import SIZE
+from edge_agent.analytics.config import LineConfig, TrackerConfig
 from edge_agent.analytics.geometry import iou_matrix
+from edge_agent.analytics.lines import LineCounter
 from edge_agent.analytics.tracker import ByteTracker
 from tests.edge_agent.analytics.synthetic import box_at, detections
 
@@ -96,6 +99,101 @@ def test_assignment_is_optimal_not_greedy() -> None:
     tracks = tracker.update(detections((middle, 0.9, CAR), (far_left, 0.9, CAR)))
     by_id = {t.track_id: t.box for t in tracks}
     assert by_id == {1: far_left, 2: middle}
+
+
+def look(*bins: int) -> npt.NDArray[np.float32]:
+    """A descriptor with its mass spread over ``bins``: looks sharing no bin are unlike."""
+    row = np.zeros(SIZE, dtype=np.float32)
+    row[list(bins)] = 1.0 / len(bins)
+    return row
+
+
+def looks(*rows: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+    return np.array(rows, dtype=np.float32).reshape(-1, SIZE)
+
+
+RED, BLUE = look(0, 1), look(20, 21)
+
+
+def small(cx: float, bottom: float) -> tuple[float, ...]:
+    """A distant person: 40 px tall."""
+    return box_at(cx, bottom, 16.0, 40.0)
+
+
+def walk_then_hide(tracker: ByteTracker, appearance: bool) -> int:
+    """A person 40 px tall walks down 5 px a frame for 8 frames (last seen with its
+    ground point at y 135), then is hidden for 12; returns the id it had. Constant
+    velocity predicts it 60 px further on when it reappears."""
+    for step in range(8):
+        seen = looks(RED) if appearance else None
+        tracks = tracker.update(detections((small(200, 100 + 5 * step), 0.9, PERSON)), seen)
+    for _ in range(12):
+        tracker.update(detections(), looks() if appearance else None)
+    return tracks[0].track_id
+
+
+def test_lost_track_is_relinked_by_look_near_where_it_was_lost() -> None:
+    tracker = ByteTracker(TrackerConfig(appearance=True))
+    first = walk_then_hide(tracker, appearance=True)
+    # It slowed down behind the occluder: 20 px further, 40 short of the prediction.
+    back = small(200, 155)
+    tracks = tracker.update(detections((back, 0.9, PERSON)), looks(RED))
+    assert [t.track_id for t in tracks] == [first]
+    # Without looks to compare, the same box starts a new identity.
+    plain = ByteTracker(TrackerConfig(appearance=True))
+    walk_then_hide(plain, appearance=False)
+    for _ in range(2):
+        tracks = plain.update(detections((back, 0.9, PERSON)))
+    assert [t.track_id for t in tracks] == [2]
+
+
+def test_someone_else_near_a_lost_track_gets_a_new_identity() -> None:
+    tracker = ByteTracker(TrackerConfig(appearance=True))
+    first = walk_then_hide(tracker, appearance=True)
+    for _ in range(2):
+        tracks = tracker.update(detections((small(200, 155), 0.9, PERSON)), looks(BLUE))
+    assert [t.track_id for t in tracks] != [first]
+    assert len(tracks) == 1
+
+
+def test_relink_gate_grows_with_the_frames_lost() -> None:
+    # Seen again 13 frames after it was last seen, at 0.15 heights a frame: 1.95
+    # heights (78 px) from there, sideways here, away from the prediction.
+    for distance, relinked in ((70.0, True), (86.0, False)):
+        tracker = ByteTracker(TrackerConfig(appearance=True))
+        first = walk_then_hide(tracker, appearance=True)
+        far = small(200 + distance, 135)
+        tracks = tracker.update(detections((far, 0.9, PERSON)), looks(RED))
+        assert (tracks != [] and tracks[0].track_id == first) is relinked
+
+
+def test_first_stage_refuses_a_pair_that_does_not_look_alike() -> None:
+    tracker = ByteTracker(TrackerConfig(appearance=True))
+    for step in range(3):
+        tracks = tracker.update(detections((box_at(200 + 2 * step, 300), 0.9, PERSON)), looks(RED))
+    first = tracks[0].track_id
+    # Same place, another look: not the same person (the box starts a tentative track).
+    assert tracker.update(detections((box_at(206, 300), 0.9, PERSON)), looks(BLUE)) == []
+    plain = ByteTracker(TrackerConfig(appearance=True))
+    for step in range(4):
+        tracks = plain.update(detections((box_at(200 + 2 * step, 300), 0.9, PERSON)))
+    assert [t.track_id for t in tracks] == [first]
+
+
+def test_hidden_crossing_is_counted_once_the_track_is_relinked() -> None:
+    line = LineConfig(name="door", start=(0.0, 140.0), end=(640.0, 140.0))
+    for appearance, expected in ((True, 1), (False, 0)):
+        tracker, counter = ByteTracker(TrackerConfig(appearance=True)), LineCounter(line)
+        made = []
+        for step in range(8):
+            found = detections((small(200, 100 + 5 * step), 0.9, PERSON))
+            made += counter.update(tracker.update(found, looks(RED) if appearance else None))
+        for _ in range(12):
+            tracker.update(detections(), looks() if appearance else None)
+        for step in range(6):
+            found = detections((small(200, 155 + 2 * step), 0.9, PERSON))
+            made += counter.update(tracker.update(found, looks(RED) if appearance else None))
+        assert [c.direction for c in made] == ["in"] * expected
 
 
 boxes = st.tuples(st.floats(0, 600), st.floats(0, 400), st.floats(5, 150), st.floats(5, 150)).map(
