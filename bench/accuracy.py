@@ -10,6 +10,12 @@ tracker MOTA and IDF1, and per line the counted against the true crossings
     python bench/accuracy.py --far-field --json   # with the far-field tiles below
     python bench/accuracy.py --far-field --speed 100 --json   # plus throughput
     python bench/accuracy.py --hysteresis 16 --confirm-frames 5 --json   # line rule
+    python bench/accuracy.py --hysteresis 16 --confirm-frames 5 --appearance --json
+
+``--appearance`` turns on the tracker's appearance matching and re-linking
+(``cameras.tracker.appearance``). ``miscounted_by_half`` splits the miscounted
+crossings between frames 0–199 and 200–399, by the frame each crossing was made in:
+a setting chosen on these 400 frames should help in both halves, not in one.
 
 The line rule (hysteresis band, frames a crossing must persist) is set on every
 line, and the true crossings are counted through the same lines, so the rule
@@ -22,13 +28,15 @@ import argparse
 import json
 import os
 import time
+from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from edge_agent.analytics.groundtruth import PERSON, parse_cvml, true_crossings
+from edge_agent.analytics.groundtruth import PERSON, crossing_frames, parse_cvml, true_crossings
 from edge_agent.analytics.scoring import LineScore, TrackFrame, score_detections, tracking_scores
 from edge_agent.camera_pipeline import PerceptionPipeline, camera_detector
 from edge_agent.detectors import create_detector
@@ -63,7 +71,13 @@ TOTAL_TARGET = 0.05
 DIRECTION_TARGET = 0.10
 
 
-def camera(far_field: bool, hysteresis: float = 4.0, confirm_frames: int = 1) -> CameraConfig:
+def camera(
+    far_field: bool,
+    hysteresis: float = 4.0,
+    confirm_frames: int = 1,
+    appearance: bool = False,
+    tracker: dict[str, str] | None = None,
+) -> CameraConfig:
     rule = {"hysteresis": hysteresis, "confirm_frames": confirm_frames}
     section: dict[str, Any] = {
         "name": "vtest",
@@ -71,6 +85,7 @@ def camera(far_field: bool, hysteresis: float = 4.0, confirm_frames: int = 1) ->
         "interval_s": 3600.0,
         "reconnect": {"max_attempts": 1},
         "motion": {"enabled": False},
+        "tracker": {"appearance": appearance, **(tracker or {})},
         "lines": [{"name": f"y{y}", "start": [0, y], "end": [SIZE[0], y], **rule} for y in LINE_YS],
     }
     if far_field:
@@ -85,9 +100,13 @@ def accuracy(cfg: CameraConfig) -> dict[str, Any]:
     track_frames: list[TrackFrame] = []
     counted: dict[str, dict[str, int]] = {line.name: {"in": 0, "out": 0} for line in cfg.lines}
     summaries = []
+    made: list[tuple[int, str, str]] = []
     detected: list[npt.NDArray[np.float32]] = []
     for index, event in zip(range(FRAMES), events, strict=False):
         summaries += pipeline.process(event)
+        made += [
+            (index, c.line, c.direction) for c in pipeline.last_crossings if c.class_id == PERSON
+        ]
         found = pipeline.last_detections
         detected.append(found.boxes[found.class_ids == PERSON])
         objects = truth.get(index, ())
@@ -123,6 +142,7 @@ def accuracy(cfg: CameraConfig) -> dict[str, Any]:
             "hysteresis": cfg.lines[0].hysteresis,
             "confirm_frames": cfg.lines[0].confirm_frames,
         },
+        "tracker": cfg.tracker.model_dump(),
         "lines": {name: score.as_dict() for name, score in scores.items()},
         "count_target_met": all(
             score.total_error <= TOTAL_TARGET and score.direction_error <= DIRECTION_TARGET
@@ -133,7 +153,20 @@ def accuracy(cfg: CameraConfig) -> dict[str, Any]:
             for score in scores.values()
             for d in ("in", "out")
         ),
+        "miscounted_by_half": [
+            miscounted(made, crossing_frames(truth, cfg.lines), half)
+            for half in (range(0, FRAMES // 2), range(FRAMES // 2, FRAMES))
+        ],
     }
+
+
+def miscounted(
+    counted: Sequence[tuple[int, str, str]], true: Sequence[tuple[int, str, str]], frames: range
+) -> int:
+    """Sum over lines and directions of |counted − true| among crossings made in ``frames``."""
+    ours = Counter((line, d) for frame, line, d in counted if frame in frames)
+    theirs = Counter((line, d) for frame, line, d in true if frame in frames)
+    return sum(abs(ours[key] - theirs[key]) for key in ours.keys() | theirs.keys())
 
 
 def speed(cfg: CameraConfig, frames: int, rounds: int) -> dict[str, Any]:
@@ -175,9 +208,20 @@ def main() -> int:
     parser.add_argument(
         "--confirm-frames", type=int, default=1, help="frames a crossing must persist"
     )
+    parser.add_argument(
+        "--appearance", action="store_true", help="tracker appearance matching and re-linking"
+    )
+    parser.add_argument(
+        "--tracker",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a cameras.tracker setting, e.g. relink_speed=0.1 (repeatable)",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    cfg = camera(args.far_field, args.hysteresis, args.confirm_frames)
+    overrides = dict(item.split("=", 1) for item in args.tracker)
+    cfg = camera(args.far_field, args.hysteresis, args.confirm_frames, args.appearance, overrides)
     result = accuracy(cfg)
     if args.speed:
         result["speed"] = speed(cfg, args.speed, args.rounds)

@@ -17,7 +17,9 @@ Multi-camera phase (``multi_camera`` in the JSON): 1, 2 and 4 cameras, each a th
 running the agent's camera pipeline on its own capture of the video, either with an
 inference session each (``sessions``) or batched into one inference call per round of
 frames (``batched``, ``cameras.batching``); aggregate frames per second and the
-process's CPU time per frame of both, in alternating rounds.
+process's CPU time per frame of both, in alternating rounds. ``model_batch_N_vs_single_calls``
+is the bound on what batching can give here: the batch-free model alone on N stacked
+prepared frames against the same frames in N calls.
 
 Usage: ``python bench/edge.py [--json] [--frames N] [--rounds R] [--only single|multi]``.
 """
@@ -50,6 +52,7 @@ from edge_agent.analytics.tracker import ByteTracker  # noqa: E402
 from edge_agent.camera_pipeline import PerceptionPipeline  # noqa: E402
 from edge_agent.detectors import create_detector  # noqa: E402
 from edge_agent.detectors.base import OnnxDetector  # noqa: E402
+from edge_agent.detectors.batching import batched_runner  # noqa: E402
 from edge_agent.detectors.stream import detect_stream  # noqa: E402
 from edge_agent.detectors.types import Detector  # noqa: E402
 from edge_agent.inference.runner import OnnxRunner  # noqa: E402
@@ -226,6 +229,30 @@ def camera_thread_fps(
     )
 
 
+def model_batch_fps(detector: OnnxDetector, n: int, calls: int) -> tuple[float, float]:
+    """The batch-free model alone: frames per second of one call on ``n`` stacked
+    prepared frames, and of the same frames in ``n`` single calls.
+
+    Their ratio bounds what batching can give the whole pipeline on this machine:
+    decoding, tracking and counting are the same work in both modes.
+    """
+    runner = batched_runner(detector.runner.path, detector.runner.sha256)
+    prepared = [detector.prepare(frame).tensor for frame in frames(n)]
+    stacked = np.concatenate(prepared)
+    runner.run(stacked)
+    runner.run(prepared[0])
+    began = time.perf_counter()
+    for _ in range(calls):
+        runner.run(stacked)
+    together = calls * n / (time.perf_counter() - began)
+    began = time.perf_counter()
+    for _ in range(calls):
+        for tensor in prepared:
+            runner.run(tensor)
+    alone = calls * n / (time.perf_counter() - began)
+    return together, alone
+
+
 def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, float]:
     """N cameras with a session each against N cameras batched into one call, per N."""
     sessions = [create_detector("nanodet", score_threshold=SCORE) for _ in range(max(sizes))]
@@ -233,6 +260,9 @@ def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, f
     per: dict[str, list[float]] = {}
     for _ in range(rounds):
         for n in sizes:
+            if n > 1:
+                together, alone = model_batch_fps(shared, n, calls=max(1, count // n))
+                per.setdefault(f"model_batch_{n}_vs_single_calls", []).append(together / alone)
             alone, _, alone_cpu = camera_thread_fps(list(sessions[:n]), count, batched=False)
             together, _, together_cpu = camera_thread_fps([shared] * n, count, batched=True)
             per.setdefault(f"sessions_{n}_fps", []).append(alone)
@@ -246,6 +276,12 @@ def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, f
     result = {key: round(float(np.median(values)), 3) for key, values in per.items()}
     for n in sizes:
         ratios = per[f"batched_vs_sessions_{n}"]
+        if n > 1:
+            bound = per[f"model_batch_{n}_vs_single_calls"]
+            result[f"model_batch_{n}_vs_single_calls_range"] = [  # type: ignore[assignment]
+                round(min(bound), 3),
+                round(max(bound), 3),
+            ]
         result[f"batched_vs_sessions_{n}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]  # type: ignore[assignment]
     result["frames_per_camera"] = count
     result["rounds"] = rounds

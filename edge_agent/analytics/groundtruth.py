@@ -93,13 +93,22 @@ def as_track_states(objects: Iterable[TrackBox], class_id: int = PERSON) -> list
     ]
 
 
-def true_crossings(tracks: Tracks, lines: Sequence[LineConfig]) -> dict[str, dict[Direction, int]]:
-    """Crossings of each line by direction, following the frames in order."""
+def crossing_frames(
+    tracks: Tracks, lines: Sequence[LineConfig]
+) -> list[tuple[int, str, Direction]]:
+    """Every crossing as (frame, line, direction), following the frames in order."""
     counters = [LineCounter(line) for line in lines]
-    counts: dict[str, dict[Direction, int]] = {line.name: {"in": 0, "out": 0} for line in lines}
+    made: list[tuple[int, str, Direction]] = []
     for number in sorted(tracks):
         states = as_track_states(tracks[number])
         for counter in counters:
-            for crossing in counter.update(states):
-                counts[crossing.line][crossing.direction] += 1
+            made += [(number, c.line, c.direction) for c in counter.update(states)]
+    return made
+
+
+def true_crossings(tracks: Tracks, lines: Sequence[LineConfig]) -> dict[str, dict[Direction, int]]:
+    """Crossings of each line by direction, following the frames in order."""
+    counts: dict[str, dict[Direction, int]] = {line.name: {"in": 0, "out": 0} for line in lines}
+    for _, line, direction in crossing_frames(tracks, lines):
+        counts[line][direction] += 1
     return counts
