@@ -55,6 +55,7 @@ from edge_agent.detectors.base import OnnxDetector  # noqa: E402
 from edge_agent.detectors.batching import batched_runner  # noqa: E402
 from edge_agent.detectors.stream import detect_stream  # noqa: E402
 from edge_agent.detectors.types import Detector  # noqa: E402
+from edge_agent.inference.providers import normalise_provider  # noqa: E402
 from edge_agent.inference.runner import OnnxRunner  # noqa: E402
 from edge_agent.sources import CameraConfig, Frame  # noqa: E402
 from edge_agent.sources.prefetch import prefetched  # noqa: E402
@@ -181,7 +182,7 @@ class UltralyticsPeer:
 
 
 def camera_thread_fps(
-    detectors: list[Detector], count: int, *, batched: bool
+    detectors: list[Detector], count: int, *, batched: bool, max_wait_ms: float = 20.0
 ) -> tuple[float, int, float]:
     """Aggregate frames per second of one camera thread per detector, crossings, and
     the process's CPU seconds per frame (all threads; other processes' load does not
@@ -197,7 +198,7 @@ def camera_thread_fps(
             "url": str(VIDEO),
             "motion": {"enabled": False},
             "lines": [{"name": "line1", "start": [384, 0], "end": [384, 576]}],
-            "batching": {"enabled": batched},
+            "batching": {"enabled": batched, "max_wait_ms": max_wait_ms},
         }
     )
     crossings = [0] * len(detectors)
@@ -236,7 +237,9 @@ def model_batch_fps(detector: OnnxDetector, n: int, calls: int) -> tuple[float, 
     Their ratio bounds what batching can give the whole pipeline on this machine:
     decoding, tracking and counting are the same work in both modes.
     """
-    runner = batched_runner(detector.runner.path, detector.runner.sha256)
+    runner = batched_runner(
+        detector.runner.path, detector.runner.sha256, providers=detector.runner.providers
+    )
     prepared = [detector.prepare(frame).tensor for frame in frames(n)]
     stacked = np.concatenate(prepared)
     runner.run(stacked)
@@ -253,9 +256,20 @@ def model_batch_fps(detector: OnnxDetector, n: int, calls: int) -> tuple[float, 
     return together, alone
 
 
-def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, float]:
+def multi_camera(
+    count: int,
+    rounds: int,
+    sizes: tuple[int, ...],
+    *,
+    provider: str | None = None,
+    max_wait_ms: float = 20.0,
+) -> dict[str, float]:
     """N cameras with a session each against N cameras batched into one call, per N."""
-    sessions = [create_detector("nanodet", score_threshold=SCORE) for _ in range(max(sizes))]
+    providers = [normalise_provider(provider)] if provider else None
+    sessions = [
+        create_detector("nanodet", score_threshold=SCORE, providers=providers)
+        for _ in range(max(sizes))
+    ]
     shared = sessions[0]
     per: dict[str, list[float]] = {}
     for _ in range(rounds):
@@ -264,7 +278,9 @@ def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, f
                 together, alone = model_batch_fps(shared, n, calls=max(1, count // n))
                 per.setdefault(f"model_batch_{n}_vs_single_calls", []).append(together / alone)
             alone, _, alone_cpu = camera_thread_fps(list(sessions[:n]), count, batched=False)
-            together, _, together_cpu = camera_thread_fps([shared] * n, count, batched=True)
+            together, _, together_cpu = camera_thread_fps(
+                [shared] * n, count, batched=True, max_wait_ms=max_wait_ms
+            )
             per.setdefault(f"sessions_{n}_fps", []).append(alone)
             per.setdefault(f"batched_{n}_fps", []).append(together)
             per.setdefault(f"batched_vs_sessions_{n}", []).append(together / alone)
@@ -285,6 +301,8 @@ def multi_camera(count: int, rounds: int, sizes: tuple[int, ...]) -> dict[str, f
         result[f"batched_vs_sessions_{n}_range"] = [round(min(ratios), 3), round(max(ratios), 3)]  # type: ignore[assignment]
     result["frames_per_camera"] = count
     result["rounds"] = rounds
+    result["provider"] = shared.runner.provider  # type: ignore[assignment]
+    result["max_wait_ms"] = max_wait_ms
     return result
 
 
@@ -306,12 +324,29 @@ def main() -> int:
         default="all",
         help="run one phase: single camera (model, pipeline, peer) or multi-camera",
     )
+    parser.add_argument(
+        "--provider",
+        default=None,
+        help="multi-camera phase: execution provider (cpu, cuda, tensorrt; default: best offered)",
+    )
+    parser.add_argument(
+        "--max-wait-ms",
+        type=float,
+        default=20.0,
+        help="multi-camera phase: cameras.batching.max_wait_ms (0: run whatever is waiting)",
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {"frames": args.frames, "rounds": args.rounds}
     if args.only in ("all", "single"):
         result.update(single_camera(args.frames, args.rounds))
     if args.only in ("all", "multi"):
-        result["multi_camera"] = multi_camera(args.camera_frames, args.rounds, (1, 2, 4))
+        result["multi_camera"] = multi_camera(
+            args.camera_frames,
+            args.rounds,
+            (1, 2, 4),
+            provider=args.provider,
+            max_wait_ms=args.max_wait_ms,
+        )
     # Linux reports ru_maxrss in KiB; this includes torch when the peer was loaded.
     result["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
     result["load_average_1m"] = round(os.getloadavg()[0], 2)

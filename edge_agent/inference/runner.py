@@ -196,7 +196,10 @@ class OnnxRunner:
         key = (name, tuple(host.shape), str(host.dtype))
         buffer = self._inputs_on_device.get(key)
         if buffer is None:
-            buffer = ort.OrtValue.ortvalue_from_numpy(host, self._device, self._device_id)
+            # A CPU OrtValue wraps the array it is given: give it its own, so refreshing
+            # the buffer never writes into the caller's frame.
+            owned = host.copy() if self._device == "cpu" else host
+            buffer = ort.OrtValue.ortvalue_from_numpy(owned, self._device, self._device_id)
             self._inputs_on_device[key] = buffer
         else:
             buffer.update_inplace(host)  # type: ignore[attr-defined]  # one host→device copy

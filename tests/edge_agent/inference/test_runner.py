@@ -96,3 +96,15 @@ def test_io_binding_gives_the_plain_run_s_outputs_and_reuses_its_input_buffer() 
         for want, got in zip(plain.run(x), bound.run(x), strict=True):
             np.testing.assert_array_equal(got, want)
     assert len(bound._inputs_on_device) == 1
+
+
+def test_io_binding_never_writes_into_the_caller_s_array() -> None:
+    # On the CPU an OrtValue wraps the array it is made from; the runner's input buffer
+    # is refreshed in place on every run, which must not reach the first caller's frame.
+    bound = OnnxRunner(MODEL, warmup_runs=0, io_binding=True)
+    rng = np.random.default_rng(4)
+    first = rng.random((1, 3, 64, 64), dtype=np.float32)
+    kept = first.copy()
+    bound.run(first)
+    bound.run(rng.random((1, 3, 64, 64), dtype=np.float32))
+    np.testing.assert_array_equal(first, kept)
