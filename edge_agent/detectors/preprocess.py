@@ -43,6 +43,30 @@ class Prepared:
     transform: FrameTransform
 
 
+def planar(
+    image: npt.NDArray[np.uint8],
+    mean: npt.NDArray[np.float32],
+    scale: npt.NDArray[np.float32],
+    *,
+    reverse_channels: bool = False,
+) -> npt.NDArray[np.float32]:
+    """``H×W×3`` uint8 → contiguous ``1×3×H×W`` float32 of ``(value − mean[c]) · scale[c]``.
+
+    One pass per channel plane straight into the output: transposing first and
+    normalising the whole tensor reads and writes it three times and leaves a
+    non-contiguous array that the runtime copies once more. ``reverse_channels``
+    turns BGR into RGB on the way.
+    """
+    height, width = image.shape[:2]
+    tensor = np.empty((1, 3, height, width), dtype=np.float32)
+    for channel in range(3):
+        source = image[:, :, 2 - channel if reverse_channels else channel]
+        plane = tensor[0, channel]
+        np.subtract(source, mean[channel], out=plane, dtype=np.float32)
+        plane *= scale[channel]
+    return tensor
+
+
 def stretch(
     frame: npt.NDArray[np.uint8], width: int, height: int
 ) -> tuple[npt.NDArray[np.uint8], FrameTransform]:

@@ -13,7 +13,7 @@ from pydantic import Field
 from edge_agent.detectors.base import OnnxDetector
 from edge_agent.detectors.candidates import Candidates, best_class, no_candidates
 from edge_agent.detectors.plugin import DetectorConfigBase, DetectorPlugin, OutputLayout
-from edge_agent.detectors.preprocess import Prepared, stretch
+from edge_agent.detectors.preprocess import Prepared, planar, stretch
 from edge_agent.inference.errors import InferenceError
 
 KEY = "nanodet"
@@ -91,10 +91,7 @@ class NanoDetDetector(OnnxDetector):
 
     def prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> Prepared:
         resized, transform = stretch(frame_bgr, INPUT_SIZE, INPUT_SIZE)
-        chw = resized.transpose(2, 0, 1).astype(np.float32)
-        chw -= MEAN[:, None, None]
-        chw *= INV_STD[:, None, None]
-        return Prepared(tensor=chw[None], transform=transform)
+        return Prepared(tensor=planar(resized, MEAN, INV_STD), transform=transform)
 
     def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
         return decode(outputs, self.score_threshold)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import cv2
 import numpy as np
 import numpy.typing as npt
 from pydantic import Field
@@ -13,11 +12,13 @@ from pydantic import Field
 from edge_agent.detectors.base import OnnxDetector, class_mask_for, select_detections
 from edge_agent.detectors.candidates import Candidates, best_class
 from edge_agent.detectors.plugin import DetectorConfigBase, DetectorPlugin, OutputLayout
-from edge_agent.detectors.preprocess import FrameTransform, Prepared, letterbox
+from edge_agent.detectors.preprocess import FrameTransform, Prepared, letterbox, planar
 from edge_agent.detectors.types import Detections
 from edge_agent.inference.errors import InferenceError
 
 KEY = "yolo"
+_NO_MEAN = np.zeros(3, dtype=np.float32)
+_UNIT_SCALE = np.full(3, 1.0 / 255.0, dtype=np.float32)
 DEFAULT_IOU = 0.7
 MAX_CANDIDATES = 30000
 
@@ -78,10 +79,8 @@ class YoloDetector(OnnxDetector):
 
     def prepare(self, frame_bgr: npt.NDArray[np.uint8]) -> Prepared:
         padded, transform = letterbox(frame_bgr, self.input_width, self.input_height)
-        rgb = cv2.cvtColor(padded, cv2.COLOR_BGR2RGB)
-        chw = rgb.transpose(2, 0, 1).astype(np.float32)
-        chw *= np.float32(1.0 / 255.0)
-        return Prepared(tensor=chw[None].astype(self._input_type, copy=False), transform=transform)
+        tensor = planar(padded, _NO_MEAN, _UNIT_SCALE, reverse_channels=True)  # BGR → RGB
+        return Prepared(tensor=tensor.astype(self._input_type, copy=False), transform=transform)
 
     def decode_outputs(self, outputs: list[npt.NDArray[np.float32]]) -> Candidates:
         return decode(outputs[0].astype(np.float32, copy=False), self.score_threshold)
