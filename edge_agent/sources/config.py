@@ -107,7 +107,8 @@ class BatchingConfig(ConfigModel):
         default=False,
         description="Run this camera's frames in one inference call with the other cameras "
         "that enable batching (same model and max_wait_ms); tracking and counting stay "
-        "per camera.",
+        "per camera. With NanoDet-m it was slower than a session per camera on a 2-core "
+        "CPU and on a 16-core GPU host (bench/README.md).",
     )
     max_wait_ms: float = Field(
         default=20.0,
