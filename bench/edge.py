@@ -55,7 +55,6 @@ from edge_agent.detectors.base import OnnxDetector  # noqa: E402
 from edge_agent.detectors.batching import batched_runner  # noqa: E402
 from edge_agent.detectors.stream import detect_stream  # noqa: E402
 from edge_agent.detectors.types import Detector  # noqa: E402
-from edge_agent.inference.providers import normalise_provider  # noqa: E402
 from edge_agent.inference.runner import OnnxRunner  # noqa: E402
 from edge_agent.sources import CameraConfig, Frame  # noqa: E402
 from edge_agent.sources.prefetch import prefetched  # noqa: E402
@@ -265,7 +264,7 @@ def multi_camera(
     max_wait_ms: float = 20.0,
 ) -> dict[str, float]:
     """N cameras with a session each against N cameras batched into one call, per N."""
-    providers = [normalise_provider(provider)] if provider else None
+    providers = [provider] if provider else None  # names as the agent's config takes them
     sessions = [
         create_detector("nanodet", score_threshold=SCORE, providers=providers)
         for _ in range(max(sizes))

@@ -17,10 +17,11 @@ from edge_agent.detectors.types import Detections
 from edge_agent.inference.errors import InferenceError
 
 KEY = "yolo"
-_NO_MEAN = np.zeros(3, dtype=np.float32)
-_UNIT_SCALE = np.full(3, 1.0 / 255.0, dtype=np.float32)
 DEFAULT_IOU = 0.7
 MAX_CANDIDATES = 30000
+# Ultralytics' input: RGB scaled to 0–1, no mean.
+_NO_MEAN = np.zeros(3, dtype=np.float32)
+_UNIT_SCALE = np.full(3, 1.0 / 255.0, dtype=np.float32)
 
 
 def decode(raw: npt.NDArray[np.float32], score_threshold: float) -> Candidates:
